@@ -1,0 +1,124 @@
+# bart: one non-recursive GNU Makefile.
+# Targets: all check run bench stress fuzz deps install uninstall clean
+
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR    ?= /lib/systemd/system
+VERSION    := 0.1
+
+CC       ?= cc
+PKGS     := libtirpc sqlite3
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+EDIT_LIBS    := $(shell pkg-config --libs libedit 2>/dev/null)
+
+WARN     := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
+	    -Wshadow -Wpointer-arith -Wcast-qual -Wwrite-strings -Wformat=2
+OPT      ?= -O2 -g
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -DBART_VERSION='"$(VERSION)"' $(OPT)
+INC      := -Ibuild -Icommon -Iserver -Iclient $(PKG_CFLAGS)
+CFLAGS_OURS := $(BASE_CFLAGS) $(WARN) $(INC) $(EXTRA_CFLAGS)
+# rpcgen output trips -Wunused; it gets looser flags of its own.
+CFLAGS_GEN  := $(BASE_CFLAGS) -w $(INC) $(EXTRA_CFLAGS)
+LDLIBS   := $(PKG_LIBS) -lpthread $(EXTRA_LDFLAGS)
+
+B        := build
+GEN_H    := $(B)/bart.h
+GEN_XDR  := $(B)/bart_xdr.c
+GEN_CLNT := $(B)/bart_clnt_stubs.c
+
+COMMON_SRC := common/log.c common/util.c
+SERVER_LIB := server/counter.c server/store.c server/chat.c server/push.c \
+	      server/proc.c server/svc.c server/daemon.c
+CLIENT_LIB := client/cmd.c client/conn.c client/callback.c client/chatui.c
+
+O = $(B)/obj
+objs = $(patsubst %.c,$(O)/%.o,$(1))
+
+GEN_OBJ    := $(O)/gen/bart_xdr.o $(O)/gen/bart_clnt_stubs.o
+COMMON_OBJ := $(call objs,$(COMMON_SRC)) $(GEN_OBJ)
+SERVER_OBJ := $(call objs,$(SERVER_LIB))
+CLIENT_OBJ := $(call objs,$(CLIENT_LIB))
+
+PROGS := $(B)/bart_svc $(B)/bart_clnt
+
+.PHONY: all check unit integration asan run bench stress fuzz deps \
+	install uninstall clean
+all: $(PROGS)
+
+$(GEN_H): bart.x
+	@mkdir -p $(B)
+	rm -f $@ && rpcgen -M -h -o $@ bart.x
+$(GEN_XDR): bart.x $(GEN_H)
+	rm -f $@ && rpcgen -M -c -o $@ bart.x
+$(GEN_CLNT): bart.x $(GEN_H)
+	rm -f $@ && rpcgen -M -l -o $@ bart.x
+
+$(O)/gen/%.o: $(B)/%.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_GEN) -c -o $@ $<
+
+$(O)/%.o: %.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_OURS) -MMD -MP -c -o $@ $<
+
+$(B)/bart_svc: $(O)/server/bart_svc.o $(SERVER_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/bart_clnt: $(O)/client/bart_clnt.o $(CLIENT_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(EDIT_LIBS)
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)
+
+# ---- tests ---------------------------------------------------------------
+UNIT_SRC := $(wildcard tests/unit/check_*.c)
+$(B)/check_bart: tests/unit/check_main.c $(UNIT_SRC) $(SERVER_OBJ) \
+		$(CLIENT_OBJ) $(COMMON_OBJ)
+	$(CC) $(CFLAGS_OURS) $(CHECK_CFLAGS) -Itests/unit -o $@ \
+	    $(filter %.c,$^) $(filter %.o,$^) $(LDLIBS) $(EDIT_LIBS) $(CHECK_LIBS)
+
+unit: $(B)/check_bart
+	$(B)/check_bart
+
+# The sanitizer build is a second tree under build/asan.
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -O1 -g
+asan:
+	$(MAKE) --no-print-directory B=build/asan OPT="$(ASAN_FLAGS)" \
+	    EXTRA_LDFLAGS="-fsanitize=address,undefined" \
+	    build/asan/bart_svc build/asan/bart_clnt build/asan/check_bart
+
+integration: all
+	tests/integration/run.sh $(B)
+
+check: deps
+	$(MAKE) --no-print-directory all $(B)/check_bart asan
+	$(B)/check_bart
+	UBSAN_OPTIONS=halt_on_error=1 build/asan/check_bart
+	tests/integration/run.sh $(B)
+	BART_ASAN=1 tests/integration/run.sh build/asan
+
+# ---- running -------------------------------------------------------------
+RUN_STATE := $(CURDIR)/run-state
+run: deps all
+	@if [ "$$(id -u)" = 0 ] && ! rpcinfo -p localhost >/dev/null 2>&1; \
+	then echo "starting rpcbind"; rpcbind -w || exit 1; fi
+	$(B)/bart_svc -f -S $(RUN_STATE) -p $(RUN_STATE)/bart_svc.pid \
+	    -s $(RUN_STATE)/bart_svc.sock $(ARGS)
+
+DEB_PKGS := build-essential pkg-config rpcbind libtirpc-dev libsqlite3-dev \
+	    check libedit-dev iproute2 util-linux nftables procps
+deps:
+	@tools/deps.sh $(DEB_PKGS)
+
+bench: all
+	$(MAKE) --no-print-directory $(B)/bart_bench
+	tests/integration/netns.sh $(B)/bart_bench $(if $(QUICK),--quick) \
+	    --bindir $(B)
+
+clean:
+	rm -rf build run-state

@@ -1,0 +1,228 @@
+/*
+ * conn.c: find the server through rpcbind and call it, mapping every
+ * libtirpc failure to one line in plain words and a <sysexits.h> code.
+ */
+#include <netdb.h>
+#include <stdarg.h>
+#include <rpc/rpc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "util.h"
+
+#define UDP_FIRST_RETRY_MS	100	/* libtirpc doubles it per retry */
+
+static void __attribute__((format(printf, 2, 3)))
+say(struct conn *c, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (c->quiet)
+		return;
+	fprintf(stderr, "bart_clnt: %s: ", c->host);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* Is HOST this machine, so that the AF_UNIX transport reaches it? */
+int
+conn_is_local(const char *host)
+{
+	char	name[256];
+
+	if (strcmp(host, "localhost") == 0 || strcmp(host, "127.0.0.1") == 0 ||
+	    strcmp(host, "::1") == 0 || strcmp(host, "local") == 0)
+		return 1;
+	if (gethostname(name, sizeof(name)) == 0) {
+		name[sizeof(name) - 1] = '\0';
+		return strcmp(host, name) == 0;
+	}
+	return 0;
+}
+
+static int
+create_error(struct conn *c)
+{
+	enum clnt_stat	cf = rpc_createerr.cf_stat;
+
+	switch (cf) {
+	case RPC_UNKNOWNHOST:
+		say(c, "%s", "unknown host");
+		return EX_NOHOST;
+	case RPC_PROGNOTREGISTERED:
+		say(c, "bart is not registered with rpcbind for %s "
+		    "(is bart_svc running?)", c->netid);
+		return EX_UNAVAILABLE;
+	case RPC_PROGVERSMISMATCH:
+		say(c, "%s", "the server speaks another protocol version");
+		return EX_PROTOCOL;
+	case RPC_UNKNOWNPROTO:
+		say(c, "transport '%s' is not available", c->netid);
+		return EX_USAGE;
+	case RPC_TIMEDOUT:
+		say(c, "%s", "no answer from rpcbind (host down or "
+		    "filtered?)");
+		return EX_UNAVAILABLE;
+	default:
+		say(c, "cannot reach rpcbind (is rpcbind running?): %s",
+		    clnt_sperrno(cf));
+		return EX_UNAVAILABLE;
+	}
+}
+
+static int
+open_netid(struct conn *c, const char *netid)
+{
+	struct netconfig	*nc;
+	struct timeval		 tv;
+	const char		*host = c->host;
+
+	snprintf(c->netid, sizeof(c->netid), "%s", netid);
+	if ((nc = getnetconfigent(netid)) == NULL) {
+		say(c, "unknown transport '%s' (use tcp, udp or local)",
+		    netid);
+		return EX_USAGE;
+	}
+	tv.tv_sec = c->timeout_s;
+	tv.tv_usec = 0;
+	if (strcmp(netid, "local") == 0)
+		host = "localhost";
+	c->cl = clnt_tp_create_timed(host, BART_PROG, BART_VERS, nc, &tv);
+	freenetconfigent(nc);
+	if (c->cl == NULL)
+		return create_error(c);
+	clnt_control(c->cl, CLSET_TIMEOUT, (char *)&tv);
+	if (strcmp(netid, "udp") == 0 || strcmp(netid, "udp6") == 0) {
+		tv.tv_sec = 0;
+		tv.tv_usec = UDP_FIRST_RETRY_MS * 1000;
+		clnt_control(c->cl, CLSET_RETRY_TIMEOUT, (char *)&tv);
+	}
+	return 0;
+}
+
+/*
+ * Connect to HOST.  NETID NULL picks the fastest that works: local for
+ * this machine (falling back to tcp), tcp for another.
+ */
+int
+conn_open(struct conn *c, const char *host, const char *netid, int timeout)
+{
+	int	rc, quiet = c->quiet;
+
+	c->host = host;
+	c->want = netid;
+	c->timeout_s = timeout;
+	if (c->client_id == 0) {
+		c->client_id = util_random_u64();
+		c->next_seq = 1;
+	}
+	if (netid != NULL)
+		return open_netid(c, netid);
+	if (conn_is_local(host)) {
+		c->quiet = 1;
+		rc = open_netid(c, "local");
+		c->quiet = quiet;
+		if (rc == 0)
+			return 0;
+	}
+	return open_netid(c, "tcp");
+}
+
+void
+conn_close(struct conn *c)
+{
+	if (c->cl != NULL)
+		clnt_destroy(c->cl);
+	c->cl = NULL;
+}
+
+/* A fresh identity for a call that changes state. */
+void
+conn_reqid(struct conn *c, bart_reqid *id)
+{
+	id->client = c->client_id;
+	id->seq = c->next_seq++;
+}
+
+static int
+call_error(struct conn *c, enum clnt_stat st)
+{
+	switch (st) {
+	case RPC_TIMEDOUT:
+		say(c, "no answer within %d s", c->timeout_s);
+		return EX_TEMPFAIL;
+	case RPC_CANTSEND:
+	case RPC_CANTRECV:
+		say(c, "%s", "connection to the server lost");
+		return EX_UNAVAILABLE;
+	case RPC_PROCUNAVAIL:
+	case RPC_PROGVERSMISMATCH:
+	case RPC_PROGUNAVAIL:
+		say(c, "the server does not offer this call: %s",
+		    clnt_sperrno(st));
+		return EX_PROTOCOL;
+	case RPC_CANTDECODEARGS:
+		say(c, "%s", "the server could not decode the call "
+		    "(argument too long?)");
+		return EX_DATAERR;
+	default:
+		say(c, "call failed: %s", clnt_sperrno(st));
+		return EX_PROTOCOL;
+	}
+}
+
+/*
+ * One call.  A call that carries a request identity (RESEND) may be
+ * sent again after a broken TCP connection: the server answers a
+ * resend with the first result, so the effect happens once.
+ */
+int
+conn_call(struct conn *c, rpcproc_t proc, xdrproc_t xa, void *a,
+    xdrproc_t xr, void *r, int resend)
+{
+	struct timeval	tv;
+	enum clnt_stat	st;
+
+	tv.tv_sec = c->timeout_s;
+	tv.tv_usec = 0;
+	st = clnt_call(c->cl, proc, xa, a, xr, r, tv);
+	if (st == RPC_SUCCESS)
+		return 0;
+	if (resend && (st == RPC_CANTSEND || st == RPC_CANTRECV)) {
+		conn_close(c);
+		if (conn_open(c, c->host, c->want, c->timeout_s) != 0)
+			return EX_UNAVAILABLE;
+		xdr_free(xr, r);
+		st = clnt_call(c->cl, proc, xa, a, xr, r, tv);
+		if (st == RPC_SUCCESS)
+			return 0;
+	}
+	return call_error(c, st);
+}
+
+/* Print a refusal from the server; the exit code says what kind. */
+int
+conn_status(struct conn *c, bart_status st)
+{
+	if (st == BART_OK)
+		return 0;
+	say(c, "%s", util_status_str(st));
+	switch (st) {
+	case BART_ESTORE:
+		return EX_IOERR;
+	case BART_ECBRPCBIND:
+	case BART_ECBNOTREG:
+	case BART_ECBNOANSWER:
+	case BART_ETOOMANY:
+	case BART_ECBDROPPED:
+		return EX_UNAVAILABLE;
+	default:
+		return EX_DATAERR;
+	}
+}

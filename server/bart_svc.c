@@ -1,0 +1,259 @@
+/* bart_svc.c: the bart daemon's main(), a table of contents. */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <rpc/rpc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "env.h"
+#include "log.h"
+#include "svc.h"
+#include "util.h"
+
+#ifndef BART_VERSION
+#define BART_VERSION "0.1"
+#endif
+
+#define RING_SIZE	1024
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: bart_svc [-fv] [-S dir] [-p pidfile] [-u user] [-P port]\n"
+"  -f, --foreground          stay in the foreground, log to stderr\n"
+"  -S, --state-dir DIR       state directory (default /var/lib/bart)\n"
+"  -p, --pidfile FILE        pidfile (default /run/bart_svc.pid as root)\n"
+"  -u, --user USER           run as USER (default: bart, if it exists)\n"
+"  -P, --port PORT           fixed tcp and udp port (default: any)\n"
+"  -s, --socket PATH         AF_UNIX socket for the local transport\n"
+"      --sync normal|full    commit durability (default normal)\n"
+"      --max-subs-per-peer N chat subscriptions per client host (128)\n"
+"      --max-subs N          chat subscriptions in all (1024)\n"
+"      --idle-timeout SECS   close idle TCP connections after (30)\n"
+"  -v, --verbose             debug logging\n"
+"  -V, --version             print the version\n"
+"  -h, --help                this help\n");
+}
+
+static long long
+num_arg(const char *opt, const char *s, long long min, long long max)
+{
+	long long	v;
+
+	if (util_parse_ll(s, min, max, &v) == -1) {
+		fprintf(stderr, "bart_svc: %s: '%s' is not a number in "
+		    "%lld..%lld\n", opt, s, min, max);
+		exit(64);
+	}
+	return v;
+}
+
+static void
+parse_args(struct env *e, int argc, char **argv)
+{
+	enum { O_SYNC = 256, O_SUBS_PEER, O_SUBS, O_IDLE };
+	static const struct option longopts[] = {
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "state-dir", required_argument, NULL, 'S' },
+		{ "pidfile", required_argument, NULL, 'p' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "port", required_argument, NULL, 'P' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "sync", required_argument, NULL, O_SYNC },
+		{ "max-subs-per-peer", required_argument, NULL, O_SUBS_PEER },
+		{ "max-subs", required_argument, NULL, O_SUBS },
+		{ "idle-timeout", required_argument, NULL, O_IDLE },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int	c;
+
+	while ((c = getopt_long(argc, argv, "fS:p:u:P:s:vVh", longopts,
+	    NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			e->foreground = 1;
+			break;
+		case 'S':
+			e->state_dir = optarg;
+			break;
+		case 'p':
+			e->pidfile = optarg;
+			break;
+		case 'u':
+			e->user = optarg;
+			break;
+		case 'P':
+			e->port = (int)num_arg("--port", optarg, 1, 65535);
+			break;
+		case 's':
+			e->sock_path = optarg;
+			break;
+		case O_SYNC:
+			if (strcmp(optarg, "full") == 0)
+				e->sync = STORE_SYNC_FULL;
+			else if (strcmp(optarg, "normal") == 0)
+				e->sync = STORE_SYNC_NORMAL;
+			else {
+				fprintf(stderr, "bart_svc: --sync: use "
+				    "normal or full\n");
+				exit(64);
+			}
+			break;
+		case O_SUBS_PEER:
+			e->limits.per_peer = (unsigned int)num_arg(
+			    "--max-subs-per-peer", optarg, 1, 100000);
+			break;
+		case O_SUBS:
+			e->limits.total = (unsigned int)num_arg("--max-subs",
+			    optarg, 1, 100000);
+			break;
+		case O_IDLE:
+			e->idle_secs = (int)num_arg("--idle-timeout", optarg,
+			    1, 86400);
+			break;
+		case 'v':
+			e->verbose = 1;
+			break;
+		case 'V':
+			printf("bart_svc %s\n", BART_VERSION);
+			exit(0);
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(64);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "bart_svc: unexpected argument '%s'\n",
+		    argv[optind]);
+		usage(stderr);
+		exit(64);
+	}
+}
+
+/* Defaults that depend on who runs us. */
+static void
+set_defaults(struct env *e)
+{
+	static char	 sock[PATH_MAX];
+	const char	*home;
+	static char	 dir[PATH_MAX];
+	int		 root = geteuid() == 0;
+
+	if (e->state_dir == NULL) {
+		if (root || (home = getenv("HOME")) == NULL)
+			e->state_dir = "/var/lib/bart";
+		else {
+			snprintf(dir, sizeof(dir), "%s/.local/state/bart",
+			    home);
+			e->state_dir = dir;
+		}
+	}
+	if (e->pidfile == NULL && root)
+		e->pidfile = "/run/bart_svc.pid";
+	if (e->sock_path == NULL) {
+		if (root)
+			e->sock_path = "/run/bart_svc.sock";
+		else {
+			snprintf(sock, sizeof(sock), "%s/bart_svc.sock",
+			    e->state_dir);
+			e->sock_path = sock;
+		}
+	}
+	if (e->user == NULL && root) {
+		uid_t	u;
+		gid_t	g;
+
+		if (daemon_user("bart", &u, &g) == 0)
+			e->user = "bart";
+	}
+}
+
+/* Fill the ring with the newest history so pushes resume seamlessly. */
+static int
+ring_row(void *arg, uint64_t seq, int64_t when, const char *name,
+    const char *host, const char *text)
+{
+	chat_append(arg, seq, when, name, host, text);
+	return 0;
+}
+
+static void
+cleanup(struct env *e, int pidfd)
+{
+	svc_close(e);			/* ORDER: unregister first */
+	push_exit(e->push);
+	chat_exit(e->ring);
+	store_close(e->store);
+	pidfile_remove(e->pidfile, pidfd);
+	log_info("stopped");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct env	e;
+	uid_t		uid = getuid();
+	gid_t		gid = getgid();
+	uint64_t	newest;
+	int		pidfd = -1;
+
+	memset(&e, 0, sizeof(e));
+	e.ready_fd = -1;
+	e.limits.per_peer = 128;
+	e.limits.total = 1024;
+	e.limits.timeout_ms = 2000;
+	e.limits.max_failures = 3;
+	e.idle_secs = 30;
+	parse_args(&e, argc, argv);
+	set_defaults(&e);
+	log_init(LOG_TO_STDERR, e.verbose, "bart_svc");
+	if (e.user != NULL && daemon_user(e.user, &uid, &gid) == -1)
+		fatalx("no such user: %s", e.user);
+	if (!e.foreground) {
+		e.ready_fd = daemon_detach();
+		log_init(LOG_TO_BOTH, e.verbose, "bart_svc");
+	}
+	if (e.pidfile != NULL && (pidfd = pidfile_create(e.pidfile)) == -1)
+		exit(1);
+	signals_init();
+	e.started = time(NULL);
+	if (daemon_state_dir(e.state_dir, uid, gid) == -1)
+		fatalx("cannot prepare state directory %s", e.state_dir);
+	if (svc_open(&e) == -1)		/* ORDER: root: bind, unset stale */
+		fatalx("cannot create transports");
+	if (e.user != NULL && geteuid() == 0 &&
+	    daemon_drop(e.user, uid, gid) == -1)
+		exit(1);
+	/* ORDER: after fork and drop; sqlite is not fork-safe. */
+	if ((e.store = store_open(e.state_dir, e.sync)) == NULL)
+		fatalx("cannot open store in %s", e.state_dir);
+	if ((e.ring = chat_init(RING_SIZE)) == NULL ||
+	    (e.push = push_init(e.ring, &e.limits)) == NULL)
+		fatalx("out of memory");
+	newest = store_chat_newest(e.store);
+	store_chat_since(e.store, newest > RING_SIZE ? newest - RING_SIZE : 0,
+	    RING_SIZE, ring_row, e.ring);
+	if (svc_publish(&e) == -1)	/* ORDER: as the user we run as */
+		exit(1);
+	log_info("serving program %u, state in %s", BART_PROG, e.state_dir);
+	daemon_ready(e.ready_fd);
+	if (!e.foreground)
+		log_init(LOG_TO_SYSLOG, e.verbose, "bart_svc");
+	svc_loop(&e);
+	cleanup(&e, pidfd);
+	return 0;
+}

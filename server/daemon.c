@@ -1,0 +1,225 @@
+/* daemon.c: what makes bart_svc a proper Unix daemon. */
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+
+volatile sig_atomic_t	daemon_quit;
+volatile sig_atomic_t	daemon_hup;
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		daemon_hup = 1;
+	else
+		daemon_quit = 1;
+}
+
+/* No SA_RESTART: poll() must return so the loop sees the flag. */
+void
+signals_init(void)
+{
+	struct sigaction	sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+/*
+ * Fork into the background.  The parent waits on a pipe and exits only
+ * when the child reports that it is registered and serving (exit 0) or
+ * has failed (exit 1), so "bart_svc && bart_clnt ..." never races.
+ * Returns the pipe's write end in the child.
+ */
+int
+daemon_detach(void)
+{
+	int	 p[2], fd, status;
+	char	 c;
+	ssize_t	 n;
+	pid_t	 pid;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		fatal("pipe");
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid > 0) {
+		close(p[1]);
+		do
+			n = read(p[0], &c, 1);
+		while (n == -1 && errno == EINTR);
+		if (n == 1 && c == 0)
+			_exit(0);
+		/* The child failed before it was ready; it said why. */
+		if (waitpid(pid, &status, WNOHANG) == pid &&
+		    WIFEXITED(status) && WEXITSTATUS(status) != 0)
+			_exit(WEXITSTATUS(status));
+		_exit(1);
+	}
+	close(p[0]);
+	if (setsid() == -1)
+		fatal("setsid");
+	if (chdir("/") == -1)
+		fatal("chdir /");
+	umask(022);
+	if ((fd = open("/dev/null", O_RDWR)) != -1) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		/* stderr stays until ready: start-up errors reach the user */
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	return p[1];
+}
+
+/* Tell the waiting parent that we serve; stderr goes quiet. */
+void
+daemon_ready(int fd)
+{
+	char	c = 0;
+	int	nul;
+
+	if (fd == -1)
+		return;
+	if ((nul = open("/dev/null", O_RDWR)) != -1) {
+		dup2(nul, STDERR_FILENO);
+		if (nul > STDERR_FILENO)
+			close(nul);
+	}
+	if (write(fd, &c, 1) != 1)
+		log_warn("ready pipe");
+	close(fd);
+}
+
+/*
+ * Create and lock the pidfile.  A file left by a killed daemon holds no
+ * lock and is taken over; a live daemon's lock makes us refuse.
+ */
+int
+pidfile_create(const char *path)
+{
+	char	buf[32];
+	int	fd, len;
+	ssize_t	n;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) == -1) {
+		log_warn("cannot open pidfile %s", path);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		log_warnx("already running (pid %s, pidfile %s)",
+		    *buf ? buf : "?", path);
+		close(fd);
+		return -1;
+	}
+	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || write(fd, buf, (size_t)len) != len) {
+		log_warn("cannot write pidfile %s", path);
+		close(fd);
+		return -1;
+	}
+	return fd;			/* kept open: the lock lives with us */
+}
+
+/*
+ * After a privilege drop the directory may not let us unlink; then at
+ * least empty the file so it names no dead process.
+ */
+void
+pidfile_remove(const char *path, int fd)
+{
+	if (path == NULL || fd == -1)
+		return;
+	if (unlink(path) == -1 && ftruncate(fd, 0) == -1)
+		log_warn("cannot remove pidfile %s", path);
+	close(fd);
+}
+
+/* Look USER up; 0 and its ids, -1 if there is no such user. */
+int
+daemon_user(const char *user, uid_t *uid, gid_t *gid)
+{
+	struct passwd	*pw;
+
+	if ((pw = getpwnam(user)) == NULL)
+		return -1;
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return 0;
+}
+
+/* mkdir -p DIR, owned by uid:gid, mode 0700. */
+int
+daemon_state_dir(const char *dir, uid_t uid, gid_t gid)
+{
+	char	 path[4096], *p;
+
+	if (strlen(dir) >= sizeof(path)) {
+		log_warnx("state directory path too long");
+		return -1;
+	}
+	strcpy(path, dir);
+	for (p = path + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) == -1 && errno != EEXIST) {
+			log_warn("mkdir %s", path);
+			return -1;
+		}
+		*p = '/';
+	}
+	if (mkdir(path, 0700) == -1 && errno != EEXIST) {
+		log_warn("mkdir %s", path);
+		return -1;
+	}
+	if (geteuid() == 0 && chown(path, uid, gid) == -1) {
+		log_warn("chown %s", path);
+		return -1;
+	}
+	if (chmod(path, 0700) == -1) {
+		log_warn("chmod %s", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Become USER for good (supplementary groups included). */
+int
+daemon_drop(const char *user, uid_t uid, gid_t gid)
+{
+	if (setgroups(1, &gid) == -1 || setgid(gid) == -1 ||
+	    setuid(uid) == -1) {
+		log_warn("cannot drop privileges to %s", user);
+		return -1;
+	}
+	if (setuid(0) != -1) {
+		log_warnx("privileges could be regained; refusing to run");
+		return -1;
+	}
+	log_info("running as user %s (uid %u)", user, (unsigned int)uid);
+	return 0;
+}

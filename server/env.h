@@ -1,0 +1,43 @@
+/* env.h: the daemon's one state struct, owned by main(). */
+#ifndef BART_ENV_H
+#define BART_ENV_H
+
+#include <time.h>
+
+#include "chat.h"
+#include "push.h"
+#include "store.h"
+
+#define SVC_MAX_XPRT	8
+
+struct xprt {
+	SVCXPRT			*xprt;
+	struct netconfig	*nconf;
+	int			 registered;
+};
+
+struct env {
+	/* configuration */
+	const char		*state_dir;
+	const char		*pidfile;
+	const char		*user;
+	const char		*sock_path;
+	int			 foreground;
+	int			 verbose;
+	int			 port;		/* 0: any */
+	enum store_sync		 sync;
+	struct push_limits	 limits;
+	unsigned int		 max_conns;
+	int			 idle_secs;
+
+	/* state */
+	struct store		*store;
+	struct chat_ring	*ring;
+	struct push		*push;
+	time_t			 started;
+	struct xprt		 xprts[SVC_MAX_XPRT];
+	int			 nxprts;
+	int			 ready_fd;	/* daemon(): tell the parent */
+};
+
+#endif

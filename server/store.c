@@ -1,0 +1,368 @@
+/* store.c: the SQLite store: counter, chat history, request identities. */
+#include <sys/stat.h>
+
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "counter.h"
+#include "log.h"
+#include "store.h"
+
+enum req_kind {
+	REQ_COUNT = 0,
+	REQ_CHAT = 1
+};
+
+enum stmt_id {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_COUNT_SET,
+	ST_REQ_GET,
+	ST_REQ_PUT,
+	ST_MSG_PUT,
+	ST_MSG_SINCE,
+	ST_REQ_PRUNE,
+	ST_MAX
+};
+
+static const char *const stmt_sql[ST_MAX] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_COUNT_SET] = "UPDATE counter SET value = ?1 WHERE id = 0",
+	[ST_REQ_GET] = "SELECT result FROM reqs WHERE client = ?1 AND "
+	    "seq = ?2 AND kind = ?3",
+	[ST_REQ_PUT] = "INSERT INTO reqs (client, seq, kind, result, time) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_MSG_PUT] = "INSERT INTO msgs (seq, time, name, host, text) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_MSG_SINCE] = "SELECT seq, time, name, host, text FROM msgs "
+	    "WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+	[ST_REQ_PRUNE] = "DELETE FROM reqs WHERE time < ?1",
+};
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS counter ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 0),"
+    "  value INTEGER NOT NULL);"
+    "INSERT OR IGNORE INTO counter (id, value) VALUES (0, 0);"
+    "CREATE TABLE IF NOT EXISTS msgs ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  time INTEGER NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  host TEXT NOT NULL,"
+    "  text TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS reqs ("
+    "  client INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  kind INTEGER NOT NULL,"
+    "  result INTEGER NOT NULL,"
+    "  time INTEGER NOT NULL,"
+    "  PRIMARY KEY (client, seq, kind)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS reqs_time ON reqs (time);";
+
+struct store {
+	sqlite3		*db;
+	sqlite3_stmt	*st[ST_MAX];
+	int64_t		 counter;	/* cached; changed only after commit */
+	uint64_t	 newest;	/* newest message seq, cached */
+};
+
+static int
+exec_sql(sqlite3 *db, const char *sql)
+{
+	char	*err = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+		log_warnx("sqlite: %s: %s", sql, err ? err : "?");
+		sqlite3_free(err);
+		return -1;
+	}
+	return 0;
+}
+
+static int64_t
+query_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt	*st;
+	int64_t		 v = 0;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* Open (creating) DIR/bart.db.  NULL on failure, already logged. */
+struct store *
+store_open(const char *dir, enum store_sync sync)
+{
+	struct store	*s;
+	char		 path[PATH_MAX];
+	int		 i;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	if (snprintf(path, sizeof(path), "%s/bart.db", dir) >=
+	    (int)sizeof(path)) {
+		log_warnx("state directory path too long");
+		goto fail;
+	}
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		log_warnx("sqlite open %s: %s", path,
+		    s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, 2000);
+	if (exec_sql(s->db, "PRAGMA journal_mode=WAL") == -1 ||
+	    exec_sql(s->db, sync == STORE_SYNC_FULL ?
+	    "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL") == -1 ||
+	    exec_sql(s->db, schema) == -1)
+		goto fail;
+	for (i = 0; i < ST_MAX; i++) {
+		if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK) {
+			log_warnx("sqlite prepare: %s", sqlite3_errmsg(s->db));
+			goto fail;
+		}
+	}
+	s->counter = query_int(s->db, "SELECT value FROM counter WHERE id=0");
+	s->newest = (uint64_t)query_int(s->db,
+	    "SELECT coalesce(max(seq), 0) FROM msgs");
+	chmod(path, 0600);
+	return s;
+fail:
+	store_close(s);
+	return NULL;
+}
+
+void
+store_close(struct store *s)
+{
+	int	i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < ST_MAX; i++)
+		sqlite3_finalize(s->st[i]);
+	if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK)
+		log_warnx("sqlite close: %s", sqlite3_errmsg(s->db));
+	free(s);
+}
+
+static int
+step_done(struct store *s, enum stmt_id id)
+{
+	int	rc;
+
+	rc = sqlite3_step(s->st[id]);
+	sqlite3_reset(s->st[id]);
+	sqlite3_clear_bindings(s->st[id]);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		log_warnx("sqlite: %s: %s", stmt_sql[id],
+		    sqlite3_errmsg(s->db));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+tx_begin(struct store *s)
+{
+	return step_done(s, ST_BEGIN);
+}
+
+/* Commit, or roll back on failure so the next request starts clean. */
+static int
+tx_commit(struct store *s)
+{
+	if (step_done(s, ST_COMMIT) == 0)
+		return 0;
+	if (!sqlite3_get_autocommit(s->db))
+		step_done(s, ST_ROLLBACK);
+	return -1;
+}
+
+static void
+tx_abort(struct store *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		step_done(s, ST_ROLLBACK);
+}
+
+/* 1 and *result if this identity was already executed, 0 if not. */
+static int
+req_lookup(struct store *s, const bart_reqid *id, enum req_kind kind,
+    int64_t *result)
+{
+	sqlite3_stmt	*st = s->st[ST_REQ_GET];
+	int		 found = 0;
+
+	if (id == NULL || id->client == 0)
+		return 0;
+	sqlite3_bind_int64(st, 1, (int64_t)id->client);
+	sqlite3_bind_int64(st, 2, (int64_t)id->seq);
+	sqlite3_bind_int(st, 3, kind);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*result = sqlite3_column_int64(st, 0);
+		found = 1;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return found;
+}
+
+static int
+req_record(struct store *s, const bart_reqid *id, enum req_kind kind,
+    int64_t result)
+{
+	sqlite3_stmt	*st = s->st[ST_REQ_PUT];
+
+	if (id == NULL || id->client == 0)
+		return 0;
+	sqlite3_bind_int64(st, 1, (int64_t)id->client);
+	sqlite3_bind_int64(st, 2, (int64_t)id->seq);
+	sqlite3_bind_int(st, 3, kind);
+	sqlite3_bind_int64(st, 4, result);
+	sqlite3_bind_int64(st, 5, (int64_t)time(NULL));
+	return step_done(s, ST_REQ_PUT);
+}
+
+int64_t
+store_count_get(struct store *s)
+{
+	return s->counter;
+}
+
+/*
+ * Add UP to the counter in one transaction with the request identity,
+ * so a resend of the same identity returns the first total.
+ */
+bart_status
+store_count_add(struct store *s, const bart_reqid *id, int64_t up,
+    int64_t *total)
+{
+	bart_status	st;
+	int64_t		prev, next;
+
+	if (id != NULL && id->client != 0 &&
+	    req_lookup(s, id, REQ_COUNT, &prev)) {
+		*total = prev;
+		return BART_OK;
+	}
+	if ((st = counter_add(s->counter, up, &next)) != BART_OK)
+		return st;
+	if (up == 0) {			/* a read: nothing to commit */
+		*total = s->counter;
+		return BART_OK;
+	}
+	if (tx_begin(s) == -1)
+		return BART_ESTORE;
+	sqlite3_bind_int64(s->st[ST_COUNT_SET], 1, next);
+	if (step_done(s, ST_COUNT_SET) == -1 ||
+	    req_record(s, id, REQ_COUNT, next) == -1) {
+		tx_abort(s);
+		return BART_ESTORE;
+	}
+	if (tx_commit(s) == -1)
+		return BART_ESTORE;
+	s->counter = next;
+	*total = next;
+	return BART_OK;
+}
+
+/* For tests and recovery tools: set the counter outright. */
+int
+store_count_set(struct store *s, int64_t v)
+{
+	sqlite3_bind_int64(s->st[ST_COUNT_SET], 1, v);
+	if (step_done(s, ST_COUNT_SET) == -1)
+		return -1;
+	s->counter = v;
+	return 0;
+}
+
+/* Store one chat message; *seq gets its number (or the first one's). */
+bart_status
+store_chat_add(struct store *s, const bart_reqid *id, int64_t when,
+    const char *name, const char *host, const char *text, uint64_t *seq)
+{
+	sqlite3_stmt	*st = s->st[ST_MSG_PUT];
+	int64_t		 prev;
+	uint64_t	 next = s->newest + 1;
+
+	if (id != NULL && id->client != 0 &&
+	    req_lookup(s, id, REQ_CHAT, &prev)) {
+		*seq = (uint64_t)prev;
+		return BART_OK;
+	}
+	if (tx_begin(s) == -1)
+		return BART_ESTORE;
+	sqlite3_bind_int64(st, 1, (int64_t)next);
+	sqlite3_bind_int64(st, 2, when);
+	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, host, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, text, -1, SQLITE_STATIC);
+	if (step_done(s, ST_MSG_PUT) == -1 ||
+	    req_record(s, id, REQ_CHAT, (int64_t)next) == -1) {
+		tx_abort(s);
+		return BART_ESTORE;
+	}
+	if (tx_commit(s) == -1)
+		return BART_ESTORE;
+	s->newest = next;
+	*seq = next;
+	return BART_OK;
+}
+
+uint64_t
+store_chat_newest(struct store *s)
+{
+	return s->newest;
+}
+
+/* Messages after SEQ in order, at most MAX; returns how many, or -1. */
+int
+store_chat_since(struct store *s, uint64_t seq, unsigned int max,
+    store_msg_cb cb, void *arg)
+{
+	sqlite3_stmt	*st = s->st[ST_MSG_SINCE];
+	int		 n = 0, rc;
+
+	if (seq > (uint64_t)INT64_MAX)
+		seq = (uint64_t)INT64_MAX;
+	sqlite3_bind_int64(st, 1, (int64_t)seq);
+	sqlite3_bind_int64(st, 2, max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		n++;
+		if (cb(arg, (uint64_t)sqlite3_column_int64(st, 0),
+		    sqlite3_column_int64(st, 1),
+		    (const char *)sqlite3_column_text(st, 2),
+		    (const char *)sqlite3_column_text(st, 3),
+		    (const char *)sqlite3_column_text(st, 4)) != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		log_warnx("sqlite: chat since: %s", sqlite3_errmsg(s->db));
+		n = -1;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return n;
+}
+
+/* Forget request identities older than BEFORE (seconds since epoch). */
+int
+store_prune(struct store *s, int64_t before)
+{
+	sqlite3_bind_int64(s->st[ST_REQ_PRUNE], 1, before);
+	return step_done(s, ST_REQ_PRUNE);
+}
