@@ -110,7 +110,7 @@ run: deps all
 	$(B)/bart_svc -f -S $(RUN_STATE) -p $(RUN_STATE)/bart_svc.pid \
 	    -s $(RUN_STATE)/bart_svc.sock $(ARGS)
 
-DEB_PKGS := build-essential pkg-config rpcbind libtirpc-dev libsqlite3-dev \
+DEB_PKGS := build-essential pkg-config rpcbind libtirpc-dev libsqlite3-dev sqlite3 \
 	    check libedit-dev iproute2 util-linux nftables procps
 deps:
 	@tools/deps.sh $(DEB_PKGS)
@@ -122,3 +122,6 @@ bench: all
 
 clean:
 	rm -rf build run-state
+
+# Feature makefiles (install, bench, fuzz, ...) add their targets here.
+-include mk/*.mk

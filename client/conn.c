@@ -46,6 +46,26 @@ conn_is_local(const char *host)
 	return 0;
 }
 
+/* Does rpcbind still list us?  Then the daemon died (stale entry). */
+static int
+registered_anyway(struct conn *c)
+{
+	struct sockaddr_storage	 ss;
+	struct netbuf		 nb;
+	struct netconfig	*nc;
+	int			 yes;
+
+	if ((nc = getnetconfigent(c->netid)) == NULL)
+		return 0;
+	nb.buf = &ss;
+	nb.maxlen = sizeof(ss);
+	nb.len = 0;
+	yes = rpcb_getaddr(BART_PROG, BART_VERS, nc, &nb,
+	    strcmp(c->netid, "local") == 0 ? "localhost" : c->host);
+	freenetconfigent(nc);
+	return yes;
+}
+
 static int
 create_error(struct conn *c)
 {
@@ -70,8 +90,12 @@ create_error(struct conn *c)
 		    "filtered?)");
 		return EX_UNAVAILABLE;
 	default:
-		say(c, "cannot reach rpcbind (is rpcbind running?): %s",
-		    clnt_sperrno(cf));
+		if (registered_anyway(c))
+			say(c, "bart is registered with rpcbind but does not "
+			    "answer (bart_svc died? restart it)");
+		else
+			say(c, "cannot reach rpcbind (is rpcbind running?): "
+			    "%s", clnt_sperrno(cf));
 		return EX_UNAVAILABLE;
 	}
 }

@@ -1,0 +1,90 @@
+#!/bin/bash
+# t_count.sh: registration, count on every transport, durability across
+# kill -9, clean unregistration on SIGTERM, and every bad-input case.
+. "$(dirname "$0")/lib.sh"
+ns_setup
+start_svc || exit 1
+
+maps=$(rpcinfo -p localhost)
+for proto in tcp udp; do
+	if echo "$maps" | awk -v p=$PROG -v t=$proto '$1==p && $3==t' | grep -q .; then
+		ok "rpcinfo -p lists $proto"
+	else
+		not_ok "rpcinfo -p lists $proto"; echo "$maps" | sed 's/^/#   /'
+	fi
+done
+netids=$(rpcinfo -s localhost | awk -v p=$PROG '$1==p {print $3}')
+case ",$netids," in
+*,local,*) ok "rpcinfo -s lists local ($netids)" ;;
+*) not_ok "rpcinfo -s lists local: '$netids'" ;;
+esac
+expect_run "rpcinfo -t" 0 "ready and waiting" "" rpcinfo -t localhost $PROG 1
+expect_run "rpcinfo -u" 0 "ready and waiting" "" rpcinfo -u localhost $PROG 1
+
+# 1 then +2 = 3, on each transport, in a fresh daemon each time.
+total=0
+for netid in local tcp udp; do
+	expect_run "count 1 over $netid" 0 "^I was called $((total + 1)) times\.$" "" \
+	    clnt -T $netid localhost count 1
+	expect_run "count 2 over $netid" 0 "^I was called $((total + 3)) times\.$" "" \
+	    clnt -T $netid localhost count 2
+	total=$((total + 3))
+done
+expect_run "default transport" 0 "^I was called $((total + 1)) times\.$" "" \
+    clnt localhost count 1
+total=$((total + 1))
+expect_run "count 0 reads" 0 "^I was called $total times\.$" "" clnt localhost count 0
+expect_run "ping" 0 "bart is alive .*us\)" "" clnt localhost ping
+expect_run "tcp6" 0 "^I was called $((total + 1)) times\.$" "" clnt -T tcp6 ::1 count 1
+total=$((total + 1))
+
+# Bad input: message in plain words, distinct exit codes, no change.
+expect_run "negative count refused" 65 "" "must not be negative" clnt localhost count -5
+expect_run "non-numeric count" 64 "" "not a 32-bit integer" clnt localhost count abc
+expect_run "out-of-range count" 64 "" "not a 32-bit integer" clnt localhost count 99999999999
+expect_run "missing count arg" 64 "" "wrong number of arguments" clnt localhost count
+expect_run "unknown command" 64 "" "unknown command" clnt localhost frobnicate
+expect_run "unknown option" 64 "" "unknown option" clnt -x localhost count 1
+expect_run "missing host" 64 "" "missing HOST" clnt
+expect_run "bad transport" 64 "" "unknown transport" clnt -T carrier-pigeon localhost count 1
+expect_run "bad timeout" 64 "" "timeout" clnt -t 0 localhost count 1
+expect_run "unknown host" 68 "" "unknown host" clnt no-such-host.invalid count 1
+expect_run "help" 0 "usage: bart_clnt" "" clnt -h
+expect_run "counter unchanged by bad input" 0 "^I was called $total times\.$" "" \
+    clnt localhost count 0
+
+# Overflow: set the counter near INT64_MAX directly in the store.
+stop_svc
+sqlite3 "$T/state/bart.db" "UPDATE counter SET value = 9223372036854775806" 2>/dev/null ||
+    "$BIN/../tools/setcounter" 2>/dev/null
+if [ "$(sqlite3 "$T/state/bart.db" 'SELECT value FROM counter' 2>/dev/null)" = 9223372036854775806 ]; then
+	start_svc || exit 1
+	expect_run "count to INT64_MAX" 0 "^I was called 9223372036854775807 times\.$" "" \
+	    clnt localhost count 1
+	expect_run "overflow refused" 65 "" "would overflow" clnt localhost count 1
+	expect_run "overflow changed nothing" 0 "^I was called 9223372036854775807 times\.$" "" \
+	    clnt localhost count 0
+	stop_svc
+	sqlite3 "$T/state/bart.db" "UPDATE counter SET value = $total"
+else
+	not_ok "sqlite3 tool needed to preset the counter"
+	start_svc; stop_svc
+fi
+
+# Durability: a value the client saw survives kill -9.
+start_svc || exit 1
+expect_run "count before kill -9" 0 "^I was called $((total + 7)) times\.$" "" \
+    clnt localhost count 7
+kill9_svc
+expect_run "dead daemon: clear error" 69 "" "bart_svc" clnt -t 2 localhost count 1
+start_svc || exit 1
+expect_run "value survives kill -9" 0 "^I was called $((total + 7)) times\.$" "" \
+    clnt localhost count 0
+
+# SIGTERM: registrations removed, exit 0.
+kill -TERM $SVC_PID
+wait $SVC_PID
+expect_eq "SIGTERM exit status" 0 $?
+if registered; then not_ok "SIGTERM removes registrations"; else ok "SIGTERM removes registrations"; fi
+expect_run "not registered: clear error" 69 "" "not registered" clnt localhost count 1
+finish
