@@ -47,8 +47,7 @@ CLIENT_OBJ := $(call objs,$(CLIENT_LIB))
 
 PROGS := $(B)/bart_svc $(B)/bart_clnt
 
-.PHONY: all check unit integration asan run bench stress fuzz deps \
-	install uninstall clean
+.PHONY: all check unit integration asan run deps clean
 all: $(PROGS)
 
 $(GEN_H): bart.x
@@ -114,11 +113,6 @@ DEB_PKGS := build-essential pkg-config rpcbind libtirpc-dev libsqlite3-dev sqlit
 	    check libedit-dev iproute2 util-linux nftables procps
 deps:
 	@tools/deps.sh $(DEB_PKGS)
-
-bench: all
-	$(MAKE) --no-print-directory $(B)/bart_bench
-	tests/integration/netns.sh $(B)/bart_bench $(if $(QUICK),--quick) \
-	    --bindir $(B)
 
 clean:
 	rm -rf build run-state
