@@ -47,7 +47,7 @@ CLIENT_OBJ := $(call objs,$(CLIENT_LIB))
 
 PROGS := $(B)/bart_svc $(B)/bart_clnt
 
-.PHONY: all check unit integration asan run deps clean
+.PHONY: all check unit integration asan run deps clean testtools
 all: $(PROGS)
 
 $(GEN_H): bart.x
@@ -81,6 +81,11 @@ $(B)/check_bart: tests/unit/check_main.c $(UNIT_SRC) $(SERVER_OBJ) \
 	$(CC) $(CFLAGS_OURS) $(CHECK_CFLAGS) -Itests/unit -o $@ \
 	    $(filter %.c,$^) $(filter %.o,$^) $(LDLIBS) $(EDIT_LIBS) $(CHECK_LIBS)
 
+# Test tools: calls bart_clnt never makes.
+$(B)/bart_poke: $(O)/tests/tools/poke.o $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+testtools: $(B)/bart_poke
+
 unit: $(B)/check_bart
 	$(B)/check_bart
 
@@ -89,13 +94,14 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -O1 -g
 asan:
 	$(MAKE) --no-print-directory B=build/asan OPT="$(ASAN_FLAGS)" \
 	    EXTRA_LDFLAGS="-fsanitize=address,undefined" \
-	    build/asan/bart_svc build/asan/bart_clnt build/asan/check_bart
+	    build/asan/bart_svc build/asan/bart_clnt build/asan/check_bart \
+	    build/asan/bart_poke
 
-integration: all
+integration: all testtools
 	tests/integration/run.sh $(B)
 
 check: deps
-	$(MAKE) --no-print-directory all $(B)/check_bart asan
+	$(MAKE) --no-print-directory all testtools $(B)/check_bart asan
 	$(B)/check_bart
 	UBSAN_OPTIONS=halt_on_error=1 build/asan/check_bart
 	tests/integration/run.sh $(B)

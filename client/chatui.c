@@ -61,6 +61,8 @@ struct chat {
 	size_t		 inlen;
 };
 
+static void	now_active(struct chat *);
+
 static volatile sig_atomic_t	chat_quit;
 static struct chat		*chat;	/* for the callback dispatcher */
 
@@ -177,7 +179,7 @@ deliver(struct svc_req *rq, SVCXPRT *xprt)
 	else {
 		r.status = BART_OK;
 		if (chat->st == CS_PROBING)
-			chat->st = CS_ACTIVE;
+			now_active(chat);
 		if (take(chat, a.msgs.msgs_val, a.msgs.msgs_len)) {
 			if (catch_up(chat) == 0)
 				(void)take(chat, a.msgs.msgs_val,
@@ -186,6 +188,16 @@ deliver(struct svc_req *rq, SVCXPRT *xprt)
 	}
 	svc_sendreply(xprt, (xdrproc_t)xdr_bart_res, (char *)&r);
 	svc_freeargs(xprt, (xdrproc_t)xdr_deliver_args, (char *)&a);
+}
+
+/* The probe worked: say so once, so users (and tests) know. */
+static void
+now_active(struct chat *ch)
+{
+	if (ch->st == CS_ACTIVE)
+		return;
+	ch->st = CS_ACTIVE;
+	note("joined the chat as ", ch->name);
 }
 
 static void
@@ -280,7 +292,7 @@ renew(struct chat *ch)
 	if (r.status == BART_OK) {
 		if (r.chat_renew_res_u.state == SUB_ACTIVE &&
 		    ch->st == CS_PROBING)
-			ch->st = CS_ACTIVE;
+			now_active(ch);
 		return;
 	}
 	ch->subscribed = 0;

@@ -54,7 +54,7 @@ signals_init(void)
 int
 daemon_detach(void)
 {
-	int	 p[2], fd, status;
+	int	 p[2], fd, status = 0;
 	char	 c;
 	ssize_t	 n;
 	pid_t	 pid;
@@ -70,9 +70,14 @@ daemon_detach(void)
 		while (n == -1 && errno == EINTR);
 		if (n == 1 && c == 0)
 			_exit(0);
-		/* The child failed before it was ready; it said why. */
-		if (waitpid(pid, &status, WNOHANG) == pid &&
-		    WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		/*
+		 * The child failed before it was ready; it said why.  EOF
+		 * means it is exiting (the pipe closes only with it), so a
+		 * blocking wait returns at once and keeps its exit status.
+		 */
+		while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+			;
+		if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
 			_exit(WEXITSTATUS(status));
 		_exit(1);
 	}
@@ -171,7 +176,53 @@ daemon_user(const char *user, uid_t *uid, gid_t *gid)
 	return 0;
 }
 
-/* mkdir -p DIR, owned by uid:gid, mode 0700. */
+/*
+ * Hand the store's files to uid:gid, so a store first created by root
+ * keeps working after "-u USER" is added (or a bart user appears).  Only
+ * our own names, never through a symlink, and never a file with more
+ * than one link: the directory belongs to USER, who could otherwise
+ * hardlink a root-owned file there and have us give it away.
+ */
+static int
+state_files_chown(const char *dir, uid_t uid, gid_t gid)
+{
+	static const char *const names[] = { "bart.db", "bart.db-wal",
+	    "bart.db-shm", "bart.db-journal" };
+	struct stat	st;
+	size_t		i;
+	int		dfd, fd, rc = 0;
+
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		log_warn("open %s", dir);
+		return -1;
+	}
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		fd = openat(dfd, names[i], O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+		    O_CLOEXEC);
+		if (fd == -1) {
+			if (errno != ENOENT) {
+				log_warn("open %s/%s", dir, names[i]);
+				rc = -1;
+			}
+			continue;
+		}
+		if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+		    st.st_nlink != 1) {
+			log_warnx("%s/%s: not a plain file; left alone", dir,
+			    names[i]);
+			rc = -1;
+		} else if ((st.st_uid != uid || st.st_gid != gid) &&
+		    fchown(fd, uid, gid) == -1) {
+			log_warn("chown %s/%s", dir, names[i]);
+			rc = -1;
+		}
+		close(fd);
+	}
+	close(dfd);
+	return rc;
+}
+
+/* mkdir -p DIR, owned by uid:gid, mode 0700, store files included. */
 int
 daemon_state_dir(const char *dir, uid_t uid, gid_t gid)
 {
@@ -204,6 +255,8 @@ daemon_state_dir(const char *dir, uid_t uid, gid_t gid)
 		log_warn("chmod %s", path);
 		return -1;
 	}
+	if (geteuid() == 0 && state_files_chown(path, uid, gid) == -1)
+		return -1;
 	return 0;
 }
 

@@ -24,7 +24,8 @@ ok() { NPASS=$((NPASS + 1)); echo "ok - $TNAME: $*"; }
 not_ok() { NFAIL=$((NFAIL + 1)); echo "not ok - $TNAME: $*"; }
 
 # track PID: remember a process to stop at exit.
-track() { PIDS="$PIDS $1"; }
+# Stopped newest first, so rpcbind outlives the daemons registered in it.
+track() { PIDS="$1 $PIDS"; }
 
 # stop_pid PID: TERM, wait up to 5 s, then KILL.
 stop_pid() {
@@ -100,6 +101,7 @@ start_svc() {
 stop_svc() { stop_pid "$SVC_PID"; }
 kill9_svc() { kill -9 "$SVC_PID"; wait "$SVC_PID" 2>/dev/null; }
 
+# Run bart_clnt; in the background use "$BIN/bart_clnt" so $! is its PID.
 clnt() { "$BIN/bart_clnt" "$@"; }
 
 # expect_eq DESC EXPECTED ACTUAL

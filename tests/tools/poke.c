@@ -1,0 +1,152 @@
+/*
+ * poke.c: a test tool that makes the calls bart_clnt never makes:
+ * subscriptions with bad callback programs, forged deliveries.
+ *
+ *   bart_poke subscribe HOST PROG        SUBSCRIBE, then RENEW until known
+ *   bart_poke deliver PROG               DELIVER with a wrong token
+ *   bart_poke garbage PROG               DELIVER with undecodable args
+ *   bart_poke unsubscribe HOST           UNSUBSCRIBE with a bogus token
+ *
+ * Prints the status in words and its number; exit 0 if the call got an
+ * answer (whatever the status), 1 if it failed at the RPC level.
+ */
+#include <rpc/rpc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bart.h"
+#include "util.h"
+
+static CLIENT *
+open_client(const char *host, unsigned long prog, unsigned long vers)
+{
+	CLIENT	*cl;
+
+	if ((cl = clnt_create(host, prog, vers, "tcp")) == NULL) {
+		clnt_pcreateerror(host);
+		exit(1);
+	}
+	return cl;
+}
+
+static struct timeval	tmo = { 5, 0 };
+
+static void
+print_status(const char *what, bart_status st)
+{
+	printf("%s: %s (%d)\n", what, util_status_str(st), (int)st);
+}
+
+static int
+do_subscribe(const char *host, unsigned long prog)
+{
+	CLIENT		*cl = open_client(host, BART_PROG, BART_VERS);
+	chat_sub_args	 a;
+	chat_sub_res	 r;
+	chat_sub_ref	 ref;
+	chat_renew_res	 rr;
+	int		 i;
+
+	memset(&r, 0, sizeof(r));
+	a.cb_prog = (u_int)prog;
+	a.cb_vers = 1;
+	a.last_seen = 0;
+	if (chat_subscribe_1(&a, &r, cl) != RPC_SUCCESS) {
+		clnt_perror(cl, "subscribe");
+		return 1;
+	}
+	print_status("subscribe", r.status);
+	if (r.status != BART_OK)
+		return 0;
+	ref.id = r.chat_sub_res_u.ok.id;
+	memcpy(ref.token, r.chat_sub_res_u.ok.token, BART_TOKEN_LEN);
+	for (i = 0; i < 100; i++) {		/* at most 10 s */
+		memset(&rr, 0, sizeof(rr));
+		if (chat_renew_1(&ref, &rr, cl) != RPC_SUCCESS) {
+			clnt_perror(cl, "renew");
+			return 1;
+		}
+		if (rr.status != BART_OK) {
+			print_status("renew", rr.status);
+			return 0;
+		}
+		if (rr.chat_renew_res_u.state == SUB_ACTIVE) {
+			print_status("renew", BART_OK);
+			return 0;
+		}
+		usleep(100000);
+	}
+	printf("renew: still probing after 10 s\n");
+	return 1;
+}
+
+static int
+do_deliver(unsigned long prog, int garbage)
+{
+	CLIENT		*cl = open_client("localhost", prog, 1);
+	deliver_args	 a;
+	chat_msg	 m;
+	bart_res	 r;
+	enum clnt_stat	 st;
+	u_int		 junk = 0xffffffffu;
+
+	memset(&a, 0, sizeof(a));
+	memset(&r, 0, sizeof(r));
+	util_random(a.token, sizeof(a.token));
+	a.sub_id = 1;
+	m.seq = 999999;
+	m.time = 0;
+	m.name = (char *)(uintptr_t)"mallory";
+	m.host = (char *)(uintptr_t)"evil";
+	m.text = (char *)(uintptr_t)"forged message";
+	a.msgs.msgs_len = 1;
+	a.msgs.msgs_val = &m;
+	if (garbage)
+		st = clnt_call(cl, DELIVER, (xdrproc_t)xdr_u_int, (char *)&junk,
+		    (xdrproc_t)xdr_bart_res, (char *)&r, tmo);
+	else
+		st = clnt_call(cl, DELIVER, (xdrproc_t)xdr_deliver_args,
+		    (char *)&a, (xdrproc_t)xdr_bart_res, (char *)&r, tmo);
+	if (st != RPC_SUCCESS) {
+		printf("deliver: %s\n", clnt_sperrno(st));
+		return 1;
+	}
+	print_status("deliver", r.status);
+	return 0;
+}
+
+static int
+do_unsubscribe(const char *host)
+{
+	CLIENT		*cl = open_client(host, BART_PROG, BART_VERS);
+	chat_sub_ref	 ref;
+	bart_res	 r;
+
+	memset(&r, 0, sizeof(r));
+	ref.id = 12345;
+	util_random(ref.token, sizeof(ref.token));
+	if (chat_unsubscribe_1(&ref, &r, cl) != RPC_SUCCESS) {
+		clnt_perror(cl, "unsubscribe");
+		return 1;
+	}
+	print_status("unsubscribe", r.status);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc == 4 && strcmp(argv[1], "subscribe") == 0)
+		return do_subscribe(argv[2], strtoul(argv[3], NULL, 0));
+	if (argc == 3 && strcmp(argv[1], "deliver") == 0)
+		return do_deliver(strtoul(argv[2], NULL, 0), 0);
+	if (argc == 3 && strcmp(argv[1], "garbage") == 0)
+		return do_deliver(strtoul(argv[2], NULL, 0), 1);
+	if (argc == 3 && strcmp(argv[1], "unsubscribe") == 0)
+		return do_unsubscribe(argv[2]);
+	fprintf(stderr, "usage: bart_poke subscribe HOST PROG | deliver PROG |"
+	    " garbage PROG | unsubscribe HOST\n");
+	return 2;
+}
