@@ -8,13 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sysexits.h>
 #include <unistd.h>
 
 #include "conn.h"
 #include "util.h"
 
-#define UDP_FIRST_RETRY_MS	100	/* libtirpc doubles it per retry */
 
 static void __attribute__((format(printf, 2, 3)))
 say(struct conn *c, const char *fmt, ...)
@@ -122,11 +122,6 @@ open_netid(struct conn *c, const char *netid)
 	if (c->cl == NULL)
 		return create_error(c);
 	clnt_control(c->cl, CLSET_TIMEOUT, (char *)&tv);
-	if (strcmp(netid, "udp") == 0 || strcmp(netid, "udp6") == 0) {
-		tv.tv_sec = 0;
-		tv.tv_usec = UDP_FIRST_RETRY_MS * 1000;
-		clnt_control(c->cl, CLSET_RETRY_TIMEOUT, (char *)&tv);
-	}
 	return 0;
 }
 
@@ -201,9 +196,68 @@ call_error(struct conn *c, enum clnt_stat st)
 	}
 }
 
+static int
+is_datagram(const struct conn *c)
+{
+	return strcmp(c->netid, "udp") == 0 || strcmp(c->netid, "udp6") == 0;
+}
+
+static struct timeval
+ms_tv(uint64_t ms)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	return tv;
+}
+
 /*
- * One call.  A call that carries a request identity (RESEND) may be
- * sent again after a broken TCP connection: the server answers a
+ * UDP: resend a lost call after 50 ms, growing by half each time up to
+ * 1 s, until the -t deadline (libtirpc would wait seconds).  Every
+ * resend keeps the first xid, so the server's duplicate request cache
+ * answers it without executing it again.
+ */
+static enum clnt_stat
+call_dgram(struct conn *c, rpcproc_t proc, xdrproc_t xa, void *a,
+    xdrproc_t xr, void *r, uint64_t deadline)
+{
+	enum clnt_stat	st = RPC_TIMEDOUT;
+	struct timeval	tv;
+	uint64_t	now, wait_ms = 50, left;
+	u_int32_t	xid = 0;
+	int		first = 1;
+
+	while ((now = util_now_us()) < deadline) {
+		left = (deadline - now) / 1000;
+		if (left == 0)
+			break;
+		tv = ms_tv(wait_ms < left ? wait_ms : left);
+		clnt_control(c->cl, CLSET_RETRY_TIMEOUT, (char *)&tv);
+		clnt_control(c->cl, CLSET_TIMEOUT, (char *)&tv);
+		if (!first)
+			clnt_control(c->cl, CLSET_XID, (char *)&xid);
+		st = clnt_call(c->cl, proc, xa, a, xr, r, tv);
+		if (first) {
+			clnt_control(c->cl, CLGET_XID, (char *)&xid);
+			first = 0;
+		}
+		if (st == RPC_CANTSEND)	/* e.g. EPERM from a firewall */
+			usleep((useconds_t)(wait_ms < left ? wait_ms : left) *
+			    1000);
+		else if (st != RPC_TIMEDOUT)
+			break;
+		wait_ms = wait_ms * 3 / 2;
+		if (wait_ms > 1000)
+			wait_ms = 1000;
+	}
+	return st;
+}
+
+/*
+ * One call, within the -t budget.  A call that carries a request
+ * identity (RESEND) is sent again after a broken TCP connection, after
+ * reconnecting (the daemon may be restarting): the server answers a
  * resend with the first result, so the effect happens once.
  */
 int
@@ -212,21 +266,41 @@ conn_call(struct conn *c, rpcproc_t proc, xdrproc_t xa, void *a,
 {
 	struct timeval	tv;
 	enum clnt_stat	st;
+	uint64_t	deadline;
+	int		quiet = c->quiet, rc, budget = c->timeout_s;
 
-	tv.tv_sec = c->timeout_s;
+	deadline = util_now_us() + (uint64_t)c->timeout_s * 1000000;
+	if (c->cl == NULL)
+		return call_error(c, RPC_CANTSEND);
+	if (is_datagram(c))
+		st = call_dgram(c, proc, xa, a, xr, r, deadline);
+	else {
+		tv.tv_sec = c->timeout_s;
+		tv.tv_usec = 0;
+		st = clnt_call(c->cl, proc, xa, a, xr, r, tv);
+	}
+	if (st == RPC_SUCCESS)
+		return 0;
+	if (!resend || (st != RPC_CANTSEND && st != RPC_CANTRECV))
+		return call_error(c, st);
+	/* Reconnect until the deadline, then send the same call again. */
+	conn_close(c);
+	c->quiet = 1;
+	do {
+		if ((rc = conn_open(c, c->host, c->want, 1)) != 0)
+			usleep(200000);
+	} while (rc != 0 && util_now_us() < deadline);
+	c->quiet = quiet;
+	c->timeout_s = budget;
+	if (rc != 0)
+		return call_error(c, st);
+	xdr_free(xr, r);
+	tv.tv_sec = (time_t)((deadline > util_now_us() ?
+	    deadline - util_now_us() : 0) / 1000000) + 1;
 	tv.tv_usec = 0;
 	st = clnt_call(c->cl, proc, xa, a, xr, r, tv);
 	if (st == RPC_SUCCESS)
 		return 0;
-	if (resend && (st == RPC_CANTSEND || st == RPC_CANTRECV)) {
-		conn_close(c);
-		if (conn_open(c, c->host, c->want, c->timeout_s) != 0)
-			return EX_UNAVAILABLE;
-		xdr_free(xr, r);
-		st = clnt_call(c->cl, proc, xa, a, xr, r, tv);
-		if (st == RPC_SUCCESS)
-			return 0;
-	}
 	return call_error(c, st);
 }
 

@@ -9,6 +9,7 @@
 #include <sys/un.h>
 
 #include <rpc/rpc.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,10 +25,21 @@
 /* libtirpc's dispatch callback has no context argument. */
 static struct env *env;
 
+/*
+ * Test hook: BART_TEST_DIE_AFTER_COMMIT=N makes the daemon kill itself
+ * right after the Nth committed COUNT, before replying -- the moment a
+ * client's resend must not count twice.  Unset in production.
+ */
+static long die_after_commit;
+
 void
 proc_init(struct env *e)
 {
+	const char	*s;
+
 	env = e;
+	if ((s = getenv("BART_TEST_DIE_AFTER_COMMIT")) != NULL)
+		die_after_commit = strtol(s, NULL, 10);
 }
 
 /* The caller as a sockaddr; local-transport callers become AF_UNIX. */
@@ -73,6 +85,8 @@ do_count(void *argp, void *resp, struct svc_req *rq)
 			log_warnx("count: could not commit to the store");
 		return;
 	}
+	if (die_after_commit > 0 && a->up > 0 && --die_after_commit == 0)
+		raise(SIGKILL);
 	counter_text(total, buf, sizeof(buf));
 	r->count_res_u.ok.total = total;
 	if ((r->count_res_u.ok.text = strdup(buf)) == NULL)

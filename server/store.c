@@ -27,6 +27,8 @@ enum stmt_id {
 	ST_MSG_PUT,
 	ST_MSG_SINCE,
 	ST_REQ_PRUNE,
+	ST_REQ_COUNT,
+	ST_REQ_TRIM,
 	ST_MAX
 };
 
@@ -44,6 +46,9 @@ static const char *const stmt_sql[ST_MAX] = {
 	[ST_MSG_SINCE] = "SELECT seq, time, name, host, text FROM msgs "
 	    "WHERE seq > ?1 ORDER BY seq LIMIT ?2",
 	[ST_REQ_PRUNE] = "DELETE FROM reqs WHERE time < ?1",
+	[ST_REQ_COUNT] = "SELECT count(*) FROM reqs",
+	[ST_REQ_TRIM] = "DELETE FROM reqs WHERE (client, seq, kind) IN "
+	    "(SELECT client, seq, kind FROM reqs ORDER BY time LIMIT ?1)",
 };
 
 static const char schema[] =
@@ -365,4 +370,31 @@ store_prune(struct store *s, int64_t before)
 {
 	sqlite3_bind_int64(s->st[ST_REQ_PRUNE], 1, before);
 	return step_done(s, ST_REQ_PRUNE);
+}
+
+/* How many request identities are remembered. */
+long long
+store_reqs_count(struct store *s)
+{
+	sqlite3_stmt	*st = s->st[ST_REQ_COUNT];
+	long long	 n = -1;
+
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return n;
+}
+
+/* Keep at most MAX identities: the oldest go first. */
+int
+store_reqs_trim(struct store *s, unsigned int max)
+{
+	long long	n = store_reqs_count(s);
+
+	if (n < 0)
+		return -1;
+	if (n <= (long long)max)
+		return 0;
+	sqlite3_bind_int64(s->st[ST_REQ_TRIM], 1, n - (long long)max);
+	return step_done(s, ST_REQ_TRIM);
 }

@@ -33,5 +33,7 @@ uint64_t	 store_chat_newest(struct store *);
 int		 store_chat_since(struct store *, uint64_t, unsigned int,
 		    store_msg_cb, void *);
 int		 store_prune(struct store *, int64_t);
+long long	 store_reqs_count(struct store *);
+int		 store_reqs_trim(struct store *, unsigned int);
 
 #endif

@@ -27,7 +27,8 @@
 #define LOOP_TICK_MS		500
 #define REREG_EVERY_US		2000000		/* rpcbind restart check */
 #define PRUNE_EVERY_US		60000000
-#define REQ_REMEMBER_SECS	600		/* request identities */
+#define REQ_REMEMBER_SECS	600		/* request identities ... */
+#define REQ_REMEMBER_MAX	100000		/* ... at most this many */
 #define DRC_ENTRIES		1024		/* UDP duplicate cache */
 #define MAX_RECORD		(256 * 1024)
 
@@ -222,6 +223,7 @@ housekeeping(struct env *e, uint64_t now, uint64_t *rereg, uint64_t *prune)
 	}
 	if (now >= *prune) {
 		store_prune(e->store, (int64_t)time(NULL) - REQ_REMEMBER_SECS);
+		store_reqs_trim(e->store, REQ_REMEMBER_MAX);
 		__svc_clean_idle(NULL, e->idle_secs, FALSE);
 		*prune = now + PRUNE_EVERY_US;
 	}

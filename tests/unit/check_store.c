@@ -1,0 +1,468 @@
+/* check_store.c: unit tests for the SQLite store, one fresh dir a test. */
+#include <sys/stat.h>
+
+#include <ftw.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "store.h"
+#include "suites.h"
+
+#define MAXGOT	16
+
+/* One message as store_chat_since() handed it over. */
+struct got_msg {
+	uint64_t	seq;
+	int64_t		time;
+	char		name[BART_NAME_WIRE + 1];
+	char		host[BART_HOST_MAX + 1];
+	char		text[BART_TEXT_WIRE + 1];
+};
+
+struct got {
+	struct got_msg	m[MAXGOT];
+	int		n;
+	int		stop_after;	/* 0: never stop */
+};
+
+static char		 dir[64];
+static struct store	*st;
+
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *f)
+{
+	(void)sb;
+	(void)flag;
+	(void)f;
+	return remove(path);
+}
+
+static void
+setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/bart-unit.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	st = store_open(dir, STORE_SYNC_NORMAL);
+	ck_assert_ptr_nonnull(st);
+}
+
+static void
+teardown(void)
+{
+	store_close(st);
+	st = NULL;
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static void
+reopen(void)
+{
+	store_close(st);
+	st = store_open(dir, STORE_SYNC_NORMAL);
+	ck_assert_ptr_nonnull(st);
+}
+
+static int
+collect(void *arg, uint64_t seq, int64_t when, const char *name,
+    const char *host, const char *text)
+{
+	struct got	*g = arg;
+	struct got_msg	*m;
+
+	ck_assert_int_lt(g->n, MAXGOT);
+	m = &g->m[g->n++];
+	m->seq = seq;
+	m->time = when;
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	snprintf(m->host, sizeof(m->host), "%s", host);
+	snprintf(m->text, sizeof(m->text), "%s", text);
+	return g->stop_after != 0 && g->n >= g->stop_after;
+}
+
+/* Add one message with no identity and return its number. */
+static uint64_t
+add_msg(const char *text)
+{
+	uint64_t	seq = 0;
+
+	ck_assert_int_eq(store_chat_add(st, NULL, 1000, "alice", "10.0.0.1",
+	    text, &seq), BART_OK);
+	return seq;
+}
+
+START_TEST(count_starts_zero)
+{
+	int64_t	total = -1;
+
+	ck_assert_int_eq(store_count_get(st), 0);
+	ck_assert_int_eq(store_count_add(st, NULL, 0, &total), BART_OK);
+	ck_assert_int_eq(total, 0);
+	ck_assert_uint_eq(store_chat_newest(st), 0);
+}
+END_TEST
+
+START_TEST(count_add_persists)
+{
+	int64_t	total = -1;
+
+	ck_assert_int_eq(store_count_add(st, NULL, 5, &total), BART_OK);
+	ck_assert_int_eq(total, 5);
+	ck_assert_int_eq(store_count_add(st, NULL, 7, &total), BART_OK);
+	ck_assert_int_eq(total, 12);
+	ck_assert_int_eq(store_count_get(st), 12);
+	reopen();
+	ck_assert_int_eq(store_count_get(st), 12);
+	ck_assert_int_eq(store_count_add(st, NULL, 1, &total), BART_OK);
+	ck_assert_int_eq(total, 13);
+	store_close(st);
+	st = store_open(dir, STORE_SYNC_FULL);
+	ck_assert_ptr_nonnull(st);
+	ck_assert_int_eq(store_count_get(st), 13);
+}
+END_TEST
+
+START_TEST(count_negative)
+{
+	int64_t	total = -1;
+
+	ck_assert_int_eq(store_count_add(st, NULL, 3, &total), BART_OK);
+	total = -1;
+	ck_assert_int_eq(store_count_add(st, NULL, -1, &total),
+	    BART_ENEGATIVE);
+	ck_assert_int_eq(total, -1);
+	ck_assert_int_eq(store_count_get(st), 3);
+}
+END_TEST
+
+START_TEST(count_overflow)
+{
+	bart_reqid	id = { 99, 1 };
+	int64_t		total = -1;
+
+	ck_assert_int_eq(store_count_set(st, INT64_MAX - 5), 0);
+	ck_assert_int_eq(store_count_add(st, NULL, 6, &total),
+	    BART_EOVERFLOW);
+	ck_assert_int_eq(total, -1);
+	ck_assert_int_eq(store_count_add(st, &id, 6, &total),
+	    BART_EOVERFLOW);
+	ck_assert_int_eq(total, -1);
+	ck_assert_int_eq(store_count_get(st), INT64_MAX - 5);
+	reopen();
+	ck_assert_int_eq(store_count_get(st), INT64_MAX - 5);
+	/* The refused identity was not remembered: it may run now. */
+	ck_assert_int_eq(store_count_add(st, &id, 5, &total), BART_OK);
+	ck_assert_int_eq(total, INT64_MAX);
+	ck_assert_int_eq(store_count_add(st, NULL, 1, &total),
+	    BART_EOVERFLOW);
+	ck_assert_int_eq(store_count_get(st), INT64_MAX);
+}
+END_TEST
+
+START_TEST(count_reqid_dedupe)
+{
+	bart_reqid	id = { 0x1234, 7 }, other = { 0x1234, 8 };
+	int64_t		total = -1;
+
+	ck_assert_int_eq(store_count_add(st, &id, 10, &total), BART_OK);
+	ck_assert_int_eq(total, 10);
+	ck_assert_int_eq(store_count_add(st, NULL, 5, &total), BART_OK);
+	ck_assert_int_eq(total, 15);
+	/* The resend answers the first total and changes nothing. */
+	total = -1;
+	ck_assert_int_eq(store_count_add(st, &id, 10, &total), BART_OK);
+	ck_assert_int_eq(total, 10);
+	ck_assert_int_eq(store_count_get(st), 15);
+	ck_assert_int_eq(store_count_add(st, &other, 1, &total), BART_OK);
+	ck_assert_int_eq(total, 16);
+	/* Identities survive a restart. */
+	reopen();
+	ck_assert_int_eq(store_count_add(st, &id, 10, &total), BART_OK);
+	ck_assert_int_eq(total, 10);
+	ck_assert_int_eq(store_count_get(st), 16);
+}
+END_TEST
+
+/* Client ids use all 64 bits; SQLite integers are signed. */
+START_TEST(count_reqid_high_bit)
+{
+	bart_reqid	a = { UINT64_MAX, UINT64_MAX };
+	bart_reqid	b = { UINT64_MAX - 1, UINT64_MAX };
+	int64_t		total = -1;
+
+	ck_assert_int_eq(store_count_add(st, &a, 2, &total), BART_OK);
+	ck_assert_int_eq(store_count_add(st, &b, 3, &total), BART_OK);
+	ck_assert_int_eq(total, 5);
+	ck_assert_int_eq(store_count_add(st, &a, 2, &total), BART_OK);
+	ck_assert_int_eq(total, 2);
+	ck_assert_int_eq(store_count_get(st), 5);
+}
+END_TEST
+
+START_TEST(count_client_zero_no_dedupe)
+{
+	bart_reqid	id = { 0, 1 };
+	int64_t		total = -1;
+
+	ck_assert_int_eq(store_count_add(st, &id, 4, &total), BART_OK);
+	ck_assert_int_eq(total, 4);
+	ck_assert_int_eq(store_count_add(st, &id, 4, &total), BART_OK);
+	ck_assert_int_eq(total, 8);
+	ck_assert_int_eq(store_count_get(st), 8);
+}
+END_TEST
+
+START_TEST(chat_seq_increasing)
+{
+	struct got	g = { .n = 0 };
+	uint64_t	a, b, c;
+
+	ck_assert_int_eq(store_chat_add(st, NULL, 1700000000, "bob",
+	    "192.0.2.7", "hello", &a), BART_OK);
+	b = add_msg("two");
+	c = add_msg("three");
+	ck_assert_uint_eq(a, 1);
+	ck_assert_uint_gt(b, a);
+	ck_assert_uint_gt(c, b);
+	ck_assert_uint_eq(store_chat_newest(st), c);
+	ck_assert_int_eq(store_chat_since(st, 0, 10, collect, &g), 3);
+	ck_assert_uint_eq(g.m[0].seq, a);
+	ck_assert_int_eq(g.m[0].time, 1700000000);
+	ck_assert_str_eq(g.m[0].name, "bob");
+	ck_assert_str_eq(g.m[0].host, "192.0.2.7");
+	ck_assert_str_eq(g.m[0].text, "hello");
+	ck_assert_str_eq(g.m[1].text, "two");
+	ck_assert_str_eq(g.m[2].text, "three");
+}
+END_TEST
+
+START_TEST(chat_reqid_dedupe)
+{
+	struct got	g = { .n = 0 };
+	bart_reqid	id = { 0xabcdef, 3 };
+	int64_t		total = -1;
+	uint64_t	s1 = 0, s2 = 0, s3 = 0;
+
+	ck_assert_int_eq(store_chat_add(st, &id, 1, "carol", "h", "once",
+	    &s1), BART_OK);
+	ck_assert_int_eq(store_chat_add(st, &id, 2, "carol", "h", "once",
+	    &s2), BART_OK);
+	ck_assert_uint_eq(s1, 1);
+	ck_assert_uint_eq(s2, s1);
+	ck_assert_uint_eq(store_chat_newest(st), 1);
+	ck_assert_int_eq(store_chat_since(st, 0, 10, collect, &g), 1);
+	ck_assert_int_eq(g.m[0].time, 1);
+	/* A count with the same numbers is a different request. */
+	ck_assert_int_eq(store_count_add(st, &id, 9, &total), BART_OK);
+	ck_assert_int_eq(total, 9);
+	ck_assert_int_eq(store_chat_add(st, &id, 3, "carol", "h", "once",
+	    &s3), BART_OK);
+	ck_assert_uint_eq(s3, 1);
+	ck_assert_uint_eq(store_chat_newest(st), 1);
+}
+END_TEST
+
+START_TEST(chat_client_zero_no_dedupe)
+{
+	bart_reqid	id = { 0, 3 };
+	uint64_t	s1 = 0, s2 = 0;
+
+	ck_assert_int_eq(store_chat_add(st, &id, 1, "dan", "h", "x", &s1),
+	    BART_OK);
+	ck_assert_int_eq(store_chat_add(st, &id, 1, "dan", "h", "x", &s2),
+	    BART_OK);
+	ck_assert_uint_eq(s1, 1);
+	ck_assert_uint_eq(s2, 2);
+	ck_assert_uint_eq(store_chat_newest(st), 2);
+}
+END_TEST
+
+START_TEST(chat_since_order_limit)
+{
+	struct got	g = { .n = 0 };
+	char		text[16];
+	int		i;
+
+	for (i = 1; i <= 10; i++) {
+		snprintf(text, sizeof(text), "m%d", i);
+		ck_assert_uint_eq(add_msg(text), (uint64_t)i);
+	}
+	ck_assert_int_eq(store_chat_since(st, 3, 4, collect, &g), 4);
+	for (i = 0; i < 4; i++) {
+		snprintf(text, sizeof(text), "m%d", i + 4);
+		ck_assert_uint_eq(g.m[i].seq, (uint64_t)i + 4);
+		ck_assert_str_eq(g.m[i].text, text);
+	}
+	g.n = 0;
+	ck_assert_int_eq(store_chat_since(st, 8, 100, collect, &g), 2);
+	ck_assert_uint_eq(g.m[0].seq, 9);
+	ck_assert_uint_eq(g.m[1].seq, 10);
+	g.n = 0;
+	ck_assert_int_eq(store_chat_since(st, 0, 0, collect, &g), 0);
+	ck_assert_int_eq(g.n, 0);
+}
+END_TEST
+
+START_TEST(chat_since_after_newest)
+{
+	struct got	g = { .n = 0 };
+
+	ck_assert_int_eq(store_chat_since(st, 0, 10, collect, &g), 0);
+	add_msg("a");
+	add_msg("b");
+	ck_assert_int_eq(store_chat_since(st, 2, 10, collect, &g), 0);
+	ck_assert_int_eq(store_chat_since(st, 1000, 10, collect, &g), 0);
+	/* Numbers past INT64_MAX must not wrap to "everything". */
+	ck_assert_int_eq(store_chat_since(st, UINT64_MAX, 10, collect, &g),
+	    0);
+	ck_assert_int_eq(store_chat_since(st, (uint64_t)INT64_MAX + 1, 10,
+	    collect, &g), 0);
+	ck_assert_int_eq(g.n, 0);
+}
+END_TEST
+
+START_TEST(chat_since_cb_stops)
+{
+	struct got	g = { .n = 0, .stop_after = 2 };
+	int		i;
+
+	for (i = 0; i < 5; i++)
+		add_msg("x");
+	ck_assert_int_eq(store_chat_since(st, 0, 5, collect, &g), 2);
+	ck_assert_int_eq(g.n, 2);
+	/* The statement was reset: the next query starts afresh. */
+	g.n = 0;
+	g.stop_after = 0;
+	ck_assert_int_eq(store_chat_since(st, 0, 5, collect, &g), 5);
+	ck_assert_uint_eq(g.m[0].seq, 1);
+}
+END_TEST
+
+START_TEST(chat_persists)
+{
+	struct got	g = { .n = 0 };
+
+	add_msg("before");
+	add_msg("restart");
+	reopen();
+	ck_assert_uint_eq(store_chat_newest(st), 2);
+	ck_assert_int_eq(store_chat_since(st, 0, 10, collect, &g), 2);
+	ck_assert_str_eq(g.m[0].text, "before");
+	ck_assert_str_eq(g.m[1].text, "restart");
+	ck_assert_str_eq(g.m[1].name, "alice");
+	ck_assert_str_eq(g.m[1].host, "10.0.0.1");
+	ck_assert_uint_eq(add_msg("after"), 3);
+}
+END_TEST
+
+/* Bytes the server accepts (UTF-8, max length) come back unchanged. */
+START_TEST(chat_text_intact)
+{
+	struct got	g = { .n = 0 };
+	char		text[BART_TEXT_MAX + 1];
+	uint64_t	seq;
+	const char	*name = "\xc3\xa9l\xc3\xa8ve \xe2\x9c\x93";
+
+	memset(text, 'q', BART_TEXT_MAX);
+	text[BART_TEXT_MAX] = '\0';
+	ck_assert_int_eq(store_chat_add(st, NULL, 5, name, "::1", text,
+	    &seq), BART_OK);
+	ck_assert_int_eq(store_chat_since(st, 0, 1, collect, &g), 1);
+	ck_assert_str_eq(g.m[0].name, name);
+	ck_assert_str_eq(g.m[0].host, "::1");
+	ck_assert_str_eq(g.m[0].text, text);
+}
+END_TEST
+
+START_TEST(prune_forgets)
+{
+	bart_reqid	cid = { 5, 1 }, mid = { 5, 2 };
+	int64_t		total = -1;
+	uint64_t	seq = 0;
+
+	ck_assert_int_eq(store_count_add(st, &cid, 3, &total), BART_OK);
+	ck_assert_int_eq(store_chat_add(st, &mid, 1, "e", "h", "t", &seq),
+	    BART_OK);
+	/* Pruning older entries keeps the fresh identities. */
+	ck_assert_int_eq(store_prune(st, (int64_t)time(NULL) - 3600), 0);
+	ck_assert_int_eq(store_count_add(st, &cid, 3, &total), BART_OK);
+	ck_assert_int_eq(total, 3);
+	ck_assert_int_eq(store_chat_add(st, &mid, 1, "e", "h", "t", &seq),
+	    BART_OK);
+	ck_assert_uint_eq(seq, 1);
+	/* Pruning everything: a resend now runs again. */
+	ck_assert_int_eq(store_prune(st, (int64_t)time(NULL) + 3600), 0);
+	ck_assert_int_eq(store_count_add(st, &cid, 3, &total), BART_OK);
+	ck_assert_int_eq(total, 6);
+	ck_assert_int_eq(store_count_get(st), 6);
+	ck_assert_int_eq(store_chat_add(st, &mid, 1, "e", "h", "t", &seq),
+	    BART_OK);
+	ck_assert_uint_eq(seq, 2);
+	ck_assert_uint_eq(store_chat_newest(st), 2);
+}
+END_TEST
+
+START_TEST(open_bad_path)
+{
+	char	 path[128], *longp;
+	FILE	*f;
+
+	ck_assert_ptr_null(store_open("/nonexistent-bart-unit/x/y",
+	    STORE_SYNC_NORMAL));
+	/* A regular file as parent fails even for root. */
+	snprintf(path, sizeof(path), "%s/plain", dir);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fclose(f);
+	ck_assert_ptr_null(store_open(path, STORE_SYNC_NORMAL));
+	snprintf(path, sizeof(path), "%s/plain/sub", dir);
+	ck_assert_ptr_null(store_open(path, STORE_SYNC_FULL));
+	/* Too long for PATH_MAX. */
+	ck_assert_ptr_nonnull(longp = malloc(8192));
+	memset(longp, 'a', 8191);
+	longp[0] = '/';
+	longp[8191] = '\0';
+	ck_assert_ptr_null(store_open(longp, STORE_SYNC_NORMAL));
+	free(longp);
+}
+END_TEST
+
+Suite *
+store_suite(void)
+{
+	Suite	*s;
+	TCase	*tc;
+
+	s = suite_create("store");
+	tc = tcase_create("counter");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, count_starts_zero);
+	tcase_add_test(tc, count_add_persists);
+	tcase_add_test(tc, count_negative);
+	tcase_add_test(tc, count_overflow);
+	tcase_add_test(tc, count_reqid_dedupe);
+	tcase_add_test(tc, count_reqid_high_bit);
+	tcase_add_test(tc, count_client_zero_no_dedupe);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("chat");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, chat_seq_increasing);
+	tcase_add_test(tc, chat_reqid_dedupe);
+	tcase_add_test(tc, chat_client_zero_no_dedupe);
+	tcase_add_test(tc, chat_since_order_limit);
+	tcase_add_test(tc, chat_since_after_newest);
+	tcase_add_test(tc, chat_since_cb_stops);
+	tcase_add_test(tc, chat_persists);
+	tcase_add_test(tc, chat_text_intact);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("misc");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, prune_forgets);
+	tcase_add_test(tc, open_bad_path);
+	suite_add_tcase(s, tc);
+	return s;
+}

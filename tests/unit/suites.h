@@ -1,0 +1,13 @@
+/* suites.h: the Check suites that check_main.c runs. */
+#ifndef BART_SUITES_H
+#define BART_SUITES_H
+
+#include <check.h>
+
+Suite	*args_suite(void);
+Suite	*chat_suite(void);
+Suite	*counter_suite(void);
+Suite	*store_suite(void);
+Suite	*xdr_suite(void);
+
+#endif
