@@ -10,6 +10,7 @@ UNITDIR    ?= /lib/systemd/system
 VERSION    := 0.1
 
 CC       ?= cc
+B        ?= build
 PKGS     := libtirpc sqlite3
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -21,13 +22,12 @@ WARN     := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
 	    -Wshadow -Wpointer-arith -Wcast-qual -Wwrite-strings -Wformat=2
 OPT      ?= -O2 -g
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -DBART_VERSION='"$(VERSION)"' $(OPT)
-INC      := -Ibuild -Icommon -Iserver -Iclient $(PKG_CFLAGS)
+INC      := -I$(B) -Icommon -Iserver -Iclient $(PKG_CFLAGS)
 CFLAGS_OURS := $(BASE_CFLAGS) $(WARN) $(INC) $(EXTRA_CFLAGS)
 # rpcgen output trips -Wunused; it gets looser flags of its own.
 CFLAGS_GEN  := $(BASE_CFLAGS) -w $(INC) $(EXTRA_CFLAGS)
 LDLIBS   := $(PKG_LIBS) -lpthread $(EXTRA_LDFLAGS)
 
-B        := build
 GEN_H    := $(B)/bart.h
 GEN_XDR  := $(B)/bart_xdr.c
 GEN_CLNT := $(B)/bart_clnt_stubs.c

@@ -6,6 +6,7 @@
 
 #include <check.h>
 
+#include "bart.h"
 #include "cmd.h"
 #include "suites.h"
 
@@ -47,7 +48,7 @@ static int
 parsev(const char *const *words)
 {
 	argv_free();
-	av[ac++] = strdup("bart_clnt");
+	ck_assert_ptr_nonnull(av[ac++] = strdup("bart_clnt"));
 	for (; *words != NULL; words++) {
 		ck_assert_int_lt(ac, MAXARGV);
 		ck_assert_ptr_nonnull(av[ac++] = strdup(*words));
