@@ -72,11 +72,15 @@ callback_open(struct callback *cb, void (*dispatch)(struct svc_req *,
 	prog = BART_CB_PROG_MIN + prog % span;
 	for (t = 0; t < PROG_TRIES; t++, prog = BART_CB_PROG_MIN +
 	    (prog - BART_CB_PROG_MIN + 1) % span) {
-		if (!rpcb_set(prog, BART_CB_VERS, cb->nconf[0],
-		    &cb->xprt[0]->xp_ltaddr))
-			continue;	/* taken (or rpcbind refused) */
-		cb->prog = prog;
-		break;
+		rpc_createerr.cf_stat = RPC_SUCCESS;
+		if (rpcb_set(prog, BART_CB_VERS, cb->nconf[0],
+		    &cb->xprt[0]->xp_ltaddr)) {
+			cb->prog = prog;
+			break;
+		}
+		/* Taken: try the next; rpcbind unreachable: give up. */
+		if (rpc_createerr.cf_stat != RPC_SUCCESS)
+			break;
 	}
 	if (cb->prog == 0) {
 		callback_close(cb);

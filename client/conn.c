@@ -107,7 +107,13 @@ open_netid(struct conn *c, const char *netid)
 	struct timeval		 tv;
 	const char		*host = c->host;
 
-	snprintf(c->netid, sizeof(c->netid), "%s", netid);
+	/* An IPv6 literal needs the IPv6 twin of tcp or udp. */
+	if (strchr(host, ':') != NULL && (strcmp(netid, "tcp") == 0 ||
+	    strcmp(netid, "udp") == 0))
+		snprintf(c->netid, sizeof(c->netid), "%s6", netid);
+	else
+		snprintf(c->netid, sizeof(c->netid), "%s", netid);
+	netid = c->netid;
 	if ((nc = getnetconfigent(netid)) == NULL) {
 		say(c, "unknown transport '%s' (use tcp, udp or local)",
 		    netid);
@@ -132,7 +138,8 @@ open_netid(struct conn *c, const char *netid)
 int
 conn_open(struct conn *c, const char *host, const char *netid, int timeout)
 {
-	int	rc, quiet = c->quiet;
+	enum clnt_stat	cf;
+	int		rc, quiet = c->quiet;
 
 	c->host = host;
 	c->want = netid;
@@ -150,7 +157,24 @@ conn_open(struct conn *c, const char *host, const char *netid, int timeout)
 		if (rc == 0)
 			return 0;
 	}
-	return open_netid(c, "tcp");
+	/* A name with only IPv6 addresses is unknown to "tcp": try tcp6. */
+	c->quiet = 1;
+	rc = open_netid(c, "tcp");
+	if (rc == EX_NOHOST && strchr(host, ':') == NULL) {
+		cf = rpc_createerr.cf_stat;
+		if (open_netid(c, "tcp6") == 0) {
+			c->quiet = quiet;
+			return 0;
+		}
+		rpc_createerr.cf_stat = cf;
+		snprintf(c->netid, sizeof(c->netid), "tcp");
+	}
+	c->quiet = quiet;
+	if (rc == EX_USAGE)
+		return open_netid(c, "tcp");	/* says why */
+	if (rc != 0)
+		rc = create_error(c);
+	return rc;
 }
 
 void
