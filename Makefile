@@ -112,6 +112,7 @@ RUN_STATE := $(CURDIR)/run-state
 run: deps all
 	@if [ "$$(id -u)" = 0 ] && ! rpcinfo -p localhost >/dev/null 2>&1; \
 	then echo "starting rpcbind"; rpcbind -w || exit 1; fi
+	@mkdir -p $(RUN_STATE)
 	$(B)/bart_svc -f -S $(RUN_STATE) -p $(RUN_STATE)/bart_svc.pid \
 	    -s $(RUN_STATE)/bart_svc.sock $(ARGS)
 

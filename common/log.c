@@ -57,6 +57,13 @@ vlog(int pri, const char *fmt, va_list ap, const char *suffix)
 	errno = saved;
 }
 
+/* GNU strerror_r (we build with _GNU_SOURCE) may not fill BUF. */
+static const char *
+errstr(int e, char *buf, size_t len)
+{
+	return strerror_r(e, buf, len);
+}
+
 void
 log_warn(const char *fmt, ...)
 {
@@ -64,9 +71,8 @@ log_warn(const char *fmt, ...)
 	char	buf[128];
 	int	saved = errno;
 
-	strerror_r(saved, buf, sizeof(buf));
 	va_start(ap, fmt);
-	vlog(LOG_WARNING, fmt, ap, buf);
+	vlog(LOG_WARNING, fmt, ap, errstr(saved, buf, sizeof(buf)));
 	va_end(ap);
 	errno = saved;
 }
@@ -108,10 +114,10 @@ fatal(const char *fmt, ...)
 {
 	va_list	ap;
 	char	buf[128];
+	int	saved = errno;
 
-	strerror_r(errno, buf, sizeof(buf));
 	va_start(ap, fmt);
-	vlog(LOG_CRIT, fmt, ap, buf);
+	vlog(LOG_CRIT, fmt, ap, errstr(saved, buf, sizeof(buf)));
 	va_end(ap);
 	exit(1);
 }
