@@ -117,7 +117,7 @@ run: deps all
 	    -s $(RUN_STATE)/bart_svc.sock $(ARGS)
 
 DEB_PKGS := build-essential pkg-config rpcbind libtirpc-dev libsqlite3-dev sqlite3 \
-	    check libedit-dev iproute2 util-linux nftables procps
+	    check libedit-dev iproute2 util-linux nftables procps mandoc systemd
 deps:
 	@tools/deps.sh $(DEB_PKGS)
 

@@ -47,7 +47,9 @@ vlog(int pri, const char *fmt, va_list ap, const char *suffix)
 		else
 			syslog(pri, "%s", msg);
 	}
-	if (log_dest != LOG_TO_SYSLOG) {
+	/* While detaching, the user's terminal gets only the trouble. */
+	if (log_dest == LOG_TO_STDERR ||
+	    (log_dest == LOG_TO_BOTH && pri <= LOG_WARNING)) {
 		/* One fprintf per line so threads do not interleave. */
 		if (suffix != NULL)
 			fprintf(stderr, "%s: %s: %s\n", log_ident, msg, suffix);

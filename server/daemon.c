@@ -116,6 +116,19 @@ daemon_ready(int fd)
 	close(fd);
 }
 
+/* The pidfile we hold, for the exit handler. */
+static const char	*pidfile_path;
+static int		 pidfile_fd = -1;
+static pid_t		 pidfile_pid;
+
+/* A start-up failure (fatal() exits) must not leave the pidfile behind. */
+static void
+pidfile_atexit(void)
+{
+	if (pidfile_fd != -1 && getpid() == pidfile_pid)
+		pidfile_remove(pidfile_path, pidfile_fd);
+}
+
 /*
  * Create and lock the pidfile.  A file left by a killed daemon holds no
  * lock and is taken over; a live daemon's lock makes us refuse.
@@ -146,6 +159,10 @@ pidfile_create(const char *path)
 		close(fd);
 		return -1;
 	}
+	pidfile_path = path;
+	pidfile_fd = fd;
+	pidfile_pid = getpid();
+	atexit(pidfile_atexit);
 	return fd;			/* kept open: the lock lives with us */
 }
 
@@ -161,6 +178,8 @@ pidfile_remove(const char *path, int fd)
 	if (unlink(path) == -1 && ftruncate(fd, 0) == -1)
 		log_warn("cannot remove pidfile %s", path);
 	close(fd);
+	if (fd == pidfile_fd)
+		pidfile_fd = -1;
 }
 
 /* Look USER up; 0 and its ids, -1 if there is no such user. */
@@ -264,6 +283,8 @@ daemon_state_dir(const char *dir, uid_t uid, gid_t gid)
 int
 daemon_drop(const char *user, uid_t uid, gid_t gid)
 {
+	if (uid == 0)			/* -u root: nothing to drop */
+		return 0;
 	if (setgroups(1, &gid) == -1 || setgid(gid) == -1 ||
 	    setuid(uid) == -1) {
 		log_warn("cannot drop privileges to %s", user);
@@ -275,4 +296,34 @@ daemon_drop(const char *user, uid_t uid, gid_t gid)
 	}
 	log_info("running as user %s (uid %u)", user, (unsigned int)uid);
 	return 0;
+}
+
+/*
+ * One daemon per state directory, pidfile or not: lock DIR/bart.lock
+ * for our lifetime (the descriptor stays open).  A second instance
+ * must fail here, before it touches rpcbind or the store.
+ */
+int
+daemon_lock_state(const char *dir)
+{
+	char	path[4096];
+	int	fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/bart.lock", dir) >=
+	    sizeof(path)) {
+		log_warnx("state directory path too long");
+		return -1;
+	}
+	if ((fd = open(path, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0644)) == -1) {
+		log_warn("cannot open %s", path);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		log_warnx("already running (state directory %s is in use)",
+		    dir);
+		close(fd);
+		return -1;
+	}
+	return fd;
 }

@@ -15,6 +15,7 @@ int	pidfile_create(const char *);
 void	pidfile_remove(const char *, int);
 int	daemon_user(const char *, uid_t *, gid_t *);
 int	daemon_state_dir(const char *, uid_t, gid_t);
+int	daemon_lock_state(const char *);
 int	daemon_drop(const char *, uid_t, gid_t);
 
 #endif

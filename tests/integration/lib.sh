@@ -17,7 +17,7 @@ TNAME=$(basename "$0" .sh)
 export ASAN_OPTIONS="log_path=$T/asan:detect_leaks=1:abort_on_error=0"
 export UBSAN_OPTIONS="log_path=$T/asan:print_stacktrace=1:halt_on_error=1"
 if [ -f "$(dirname "$0")/../lsan.supp" ]; then
-	export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")/.." && pwd)/lsan.supp"
+	export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")/.." && pwd)/lsan.supp:print_suppressions=0"
 fi
 
 ok() { NPASS=$((NPASS + 1)); echo "ok - $TNAME: $*"; }
