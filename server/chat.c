@@ -142,11 +142,12 @@ chat_copy(struct chat_ring *r, uint64_t after, unsigned int max,
 	int		 n = 0;
 
 	pthread_mutex_lock(&r->mu);
-	seq = after + 1;
-	if (r->newest == 0 || seq > r->newest) {
+	/* Not after + 1 > newest: AFTER may be UINT64_MAX (client's). */
+	if (r->newest == 0 || after >= r->newest) {
 		pthread_mutex_unlock(&r->mu);
 		return 0;
 	}
+	seq = after + 1;
 	if (seq < r->oldest)
 		seq = r->oldest;
 	for (; seq <= r->newest && (unsigned int)n < max; seq++) {

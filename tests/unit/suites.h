@@ -7,6 +7,7 @@
 Suite	*args_suite(void);
 Suite	*chat_suite(void);
 Suite	*counter_suite(void);
+Suite	*drc_suite(void);
 Suite	*store_suite(void);
 Suite	*xdr_suite(void);
 
