@@ -32,38 +32,44 @@ struct params {
 	int		 warmup;		/* calls before measuring */
 	int		 calls;			/* per series, latency runs */
 	int		 block;			/* interleaving block */
-	int		 pinned_calls;
 	double		 conc_secs;		/* per concurrency point */
 	int		 oneshot_runs;		/* headline one-shot */
 	int		 oneshot_minor;		/* other one-shot variants */
-	int		 oneshot_tcp;		/* tcp ones: reserved ports */
 	int		 fan_rounds;
 	int		 scale_queries;
 	long		 scale_steps[3];
+	int		 drc_rounds;		/* daemon restarts per side */
 	double		 time_limit;		/* whole run, seconds */
 };
 
 struct bench {
 	struct params	 p;
 	char		 bindir[PATH_MAX];	/* bart_svc, bart_clnt */
-	char		 benchdir[PATH_MAX];	/* bart_probe & co */
-	char		 tmp[PATH_MAX];		/* removed at exit */
+	char		 tmp[64];		/* removed at exit */
 	char		 state[PATH_MAX];
 	char		 sock[PATH_MAX];
 	char		 pidfile[PATH_MAX];
 	char		 svclog[PATH_MAX];
-	const char	*svg;
-	const char	*json;
+	char		 outdir[PATH_MAX];	/* results.tsv, latency.svg */
+	const char	*commit;
+	const char	*svc_bin;		/* NULL: bindir/bart_svc */
+	const char	*svc_env;		/* "NAME=value" for the daemon */
 	pid_t		 svc_pid;
-	size_t		 call_bytes;		/* count call on a stream */
-	size_t		 reply_bytes;		/* count reply on a stream */
+	size_t		 call_bytes;		/* count call on the wire */
+	size_t		 reply_bytes;		/* count reply on the wire */
 	uint64_t	 client_id, seq;	/* request identities */
 	uint64_t	 t_start;
 	const char	*only;			/* run one part (debug) */
+	const char	*extra[4];		/* -e LABEL=PATH: more clients */
+	int		 nextra;
+	double		 floor_p50[3];		/* tcp, udp, local */
+	double		 count_p50[3];
 };
 
-/* main.c */
 extern struct bench	*B;
+extern const char *const xport_name[3];
+
+/* main.c */
 uint64_t	 now_ns(void);
 double		 since_us(uint64_t);
 void		 child_track(pid_t);
@@ -71,11 +77,11 @@ void		 child_stop(pid_t);
 void		 child_forget(pid_t);
 int		 over_time(void);
 void		 say(const char *, ...) __attribute__((format(printf, 1, 2)));
-void		 json(const char *, ...) __attribute__((format(printf, 1, 2)));
+void		 tsv(const char *, double, const char *);
 void		 die(const char *, ...) __attribute__((format(printf, 1, 2),
 		    noreturn));
-void		 pin_self(int);
-void		 pin_pid(pid_t, int);
+void		*shared_alloc(size_t);
+void		 shared_free(void *, size_t);
 
 /* stats.c */
 void		 samples_init(struct samples *, size_t);
@@ -90,12 +96,13 @@ void		 svg_panel(struct svg *, const char *, struct samples **,
 		    const char **, int);
 void		 svg_close(struct svg *);
 
-/* daemon.c: the bart_svc under test and RPC helpers. */
+/* rpc.c: the bart_svc under test and RPC helpers. */
 int		 svc_start(void);
 void		 svc_stop(void);
 long		 svc_rss_kb(void);
+uint64_t	 svc_cpu_ns(void);
 CLIENT		*rpc_client(const char *);
-int		 rpc_count(CLIENT *, int, int64_t *);
+int		 rpc_count(CLIENT *, int, int, int64_t *);
 int		 rpc_null(CLIENT *);
 void		 rpc_reqid(bart_reqid *);
 void		 measure_sizes(void);
@@ -107,9 +114,10 @@ void		 echo_stop(struct echo *);
 int		 echo_connect(struct echo *, const char *);
 int		 echo_call(struct echo *, int, const char *);
 
-/* latency.c, conc.c, oneshot.c, fanout.c, scale.c */
+/* latency.c, oneshot.c, chat.c, scale.c */
 void		 bench_latency(void);
 void		 bench_conc(void);
+void		 bench_drc(void);
 void		 bench_oneshot(void);
 void		 bench_fanout(void);
 void		 bench_scale(void);

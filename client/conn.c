@@ -2,9 +2,14 @@
  * conn.c: find the server through rpcbind and call it, mapping every
  * libtirpc failure to one line in plain words and a <sysexits.h> code.
  */
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+
 #include <netdb.h>
 #include <stdarg.h>
 #include <rpc/rpc.h>
+#include <rpc/rpcb_prot.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +105,143 @@ create_error(struct conn *c)
 	}
 }
 
+/*
+ * The fast way to this host.  A stock libtirpc client resolves
+ * "localhost", opens a socket to rpcbind (binding a reserved port as
+ * root: a scan, and 60 s of TIME_WAIT), asks GETADDR, then opens and
+ * binds another.  For this host we go straight to bart_svc's default
+ * AF_UNIX socket, or ask rpcbind over its AF_UNIX socket and connect
+ * from an ordinary port.  Any failure falls back to the stock path,
+ * which also words the error.
+ */
+#define BART_LOCAL_SOCK	"/run/bart_svc.sock"	/* bart_svc's default */
+
+static int
+unix_connect(const char *path, struct sockaddr_un *sun)
+{
+	int	fd;
+
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun->sun_path))
+		return -1;
+	memcpy(sun->sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)sun, sizeof(*sun)) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A CLIENT that owns FD (no reserved port: we made the socket). */
+static CLIENT *
+fd_client(int fd, struct netconfig *nc, void *sa, socklen_t len,
+    rpcprog_t prog, rpcvers_t vers)
+{
+	struct netbuf	 nb;
+	CLIENT		*cl;
+
+	nb.buf = sa;
+	nb.len = nb.maxlen = len;
+	if ((cl = clnt_tli_create(fd, nc, &nb, prog, vers, 0, 0)) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	clnt_control(cl, CLSET_FD_CLOSE, NULL);
+	return cl;
+}
+
+/* bart's port for NETID from rpcbind's AF_UNIX socket; 0 if unknown. */
+static int
+local_port(const char *netid, int timeout_s)
+{
+	struct sockaddr_un	 sun;
+	struct netconfig	*lnc;
+	struct timeval		 tv;
+	CLIENT			*rb = NULL;
+	rpcb			 parms;
+	char			*ua = NULL, *dot, *lo;
+	int			 fd, port = 0;
+
+	if ((lnc = getnetconfigent("local")) == NULL)
+		return 0;
+	if ((fd = unix_connect(_PATH_RPCBINDSOCK, &sun)) == -1 ||
+	    (rb = fd_client(fd, lnc, &sun, sizeof(sun), RPCBPROG,
+	    RPCBVERS)) == NULL)
+		goto out;
+	memset(&parms, 0, sizeof(parms));
+	parms.r_prog = BART_PROG;
+	parms.r_vers = BART_VERS;
+	parms.r_netid = (char *)(uintptr_t)netid;
+	parms.r_addr = parms.r_owner = (char *)(uintptr_t)"";
+	tv.tv_sec = timeout_s;
+	tv.tv_usec = 0;
+	if (clnt_call(rb, RPCBPROC_GETADDR, (xdrproc_t)xdr_rpcb,
+	    (char *)&parms, (xdrproc_t)xdr_wrapstring, (char *)&ua, tv) !=
+	    RPC_SUCCESS || ua == NULL)
+		goto out;
+	/* A universal address ends in ".p1.p2": port = p1 * 256 + p2. */
+	if ((lo = strrchr(ua, '.')) != NULL && lo > ua) {
+		*lo = '\0';
+		if ((dot = strrchr(ua, '.')) != NULL)
+			port = atoi(dot + 1) * 256 + atoi(lo + 1);
+	}
+	if (port <= 0 || port > 65535)
+		port = 0;
+out:
+	if (ua != NULL)
+		xdr_free((xdrproc_t)xdr_wrapstring, (char *)&ua);
+	if (rb != NULL)
+		clnt_destroy(rb);
+	freenetconfigent(lnc);
+	return port;
+}
+
+static CLIENT *
+fast_local(struct conn *c, struct netconfig *nc)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	struct sockaddr_un	 sun;
+	socklen_t		 len;
+	int			 fd, port, af, dgram;
+
+	if (strcmp(nc->nc_protofmly, NC_LOOPBACK) == 0) {
+		if ((fd = unix_connect(BART_LOCAL_SOCK, &sun)) == -1)
+			return NULL;
+		return fd_client(fd, nc, &sun, sizeof(sun), BART_PROG,
+		    BART_VERS);
+	}
+	if ((port = local_port(c->netid, c->timeout_s)) == 0)
+		return NULL;
+	af = strcmp(nc->nc_protofmly, NC_INET6) == 0 ? AF_INET6 : AF_INET;
+	dgram = nc->nc_semantics == NC_TPI_CLTS;
+	memset(&ss, 0, sizeof(ss));
+	if (af == AF_INET6) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = in6addr_loopback;
+		sin6->sin6_port = htons((uint16_t)port);
+		len = sizeof(*sin6);
+	} else {
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sin->sin_port = htons((uint16_t)port);
+		len = sizeof(*sin);
+	}
+	if ((fd = socket(af, (dgram ? SOCK_DGRAM : SOCK_STREAM) |
+	    SOCK_CLOEXEC, 0)) == -1)
+		return NULL;
+	/* UDP: the kernel binds an ephemeral port at the first send. */
+	if (!dgram && connect(fd, (struct sockaddr *)&ss, len) == -1) {
+		close(fd);
+		return NULL;
+	}
+	return fd_client(fd, nc, &ss, len, BART_PROG, BART_VERS);
+}
+
 static int
 open_netid(struct conn *c, const char *netid)
 {
@@ -123,7 +265,9 @@ open_netid(struct conn *c, const char *netid)
 	tv.tv_usec = 0;
 	if (strcmp(netid, "local") == 0)
 		host = "localhost";
-	c->cl = clnt_tp_create_timed(host, BART_PROG, BART_VERS, nc, &tv);
+	if (!conn_is_local(host) || (c->cl = fast_local(c, nc)) == NULL)
+		c->cl = clnt_tp_create_timed(host, BART_PROG, BART_VERS, nc,
+		    &tv);
 	freenetconfigent(nc);
 	if (c->cl == NULL)
 		return create_error(c);

@@ -1,0 +1,423 @@
+/*
+ * chat.c: chat fan-out (SEND to the last subscriber's DELIVER, with and
+ * without one subscriber stopped) and the scale of state (CHAT_SINCE
+ * latency and daemon RSS with 1k, 100k and 1M stored messages).
+ */
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+
+#include <poll.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "util.h"
+
+#define FAN_MAX		100
+#define FAN_SLOTS	1024		/* messages recorded per subscriber */
+
+struct fan_shm {
+	uint64_t		base;		/* newest seq before round 1 */
+	volatile int		quit;
+	volatile int		ready[FAN_MAX];
+	volatile uint64_t	recv[FAN_MAX][FAN_SLOTS];
+};
+
+static struct fan_shm	*fan;
+static int		 fan_idx;
+static volatile sig_atomic_t fan_term;
+
+static void
+fan_on_term(int sig)
+{
+	(void)sig;
+	fan_term = 1;
+}
+
+/* The subscriber's callback program: note when each message arrived. */
+static void
+fan_dispatch(struct svc_req *rq, SVCXPRT *xprt)
+{
+	deliver_args	a;
+	bart_res	r;
+	uint64_t	t = now_ns(), k;
+	u_int		i;
+
+	if (rq->rq_proc == NULLPROC) {
+		svc_sendreply(xprt, XDR_VOID, NULL);
+		return;
+	}
+	memset(&a, 0, sizeof(a));
+	if (rq->rq_proc != DELIVER || !svc_getargs(xprt,
+	    (xdrproc_t)xdr_deliver_args, (char *)&a)) {
+		svcerr_decode(xprt);
+		svc_freeargs(xprt, (xdrproc_t)xdr_deliver_args, (char *)&a);
+		return;
+	}
+	for (i = 0; i < a.msgs.msgs_len; i++) {
+		k = a.msgs.msgs_val[i].seq - fan->base;
+		if (k >= 1 && k <= FAN_SLOTS && fan->recv[fan_idx][k - 1] == 0)
+			fan->recv[fan_idx][k - 1] = t;
+	}
+	r.status = BART_OK;
+	svc_sendreply(xprt, (xdrproc_t)xdr_bart_res, (char *)&r);
+	svc_freeargs(xprt, (xdrproc_t)xdr_deliver_args, (char *)&a);
+}
+
+static int
+sub_call(CLIENT *cl, rpcproc_t proc, xdrproc_t xa, void *a, xdrproc_t xr,
+    void *r)
+{
+	struct timeval	tv = { CALL_TIMEOUT_S, 0 };
+
+	return clnt_call(cl, proc, xa, a, xr, r, tv) == RPC_SUCCESS ? 0 : -1;
+}
+
+/* One subscriber process: callback program, SUBSCRIBE, serve, leave. */
+static void __attribute__((noreturn))
+fan_child(int idx)
+{
+	struct sockaddr_in	 sin;
+	struct netconfig	*nc;
+	struct pollfd		 pf[16];
+	chat_sub_args		 sa;
+	chat_sub_res		 sr;
+	chat_sub_ref		 ref;
+	chat_renew_res		 rr;
+	bart_res		 ur;
+	SVCXPRT			*x;
+	CLIENT			*cl;
+	uint32_t		 prog;
+	uint64_t		 next_renew = 0;
+	int			 fd, t, n, r;
+
+	fan_idx = idx;
+	signal(SIGTERM, fan_on_term);
+	if ((nc = getnetconfigent("tcp")) == NULL)
+		_exit(1);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
+	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    listen(fd, 16) == -1 ||
+	    (x = svc_tli_create(fd, nc, NULL, 0, 0)) == NULL)
+		_exit(1);
+	prog = BART_CB_PROG_MIN + ((uint32_t)getpid() * 7919u) % 0x1000000u;
+	for (t = 0; t < 1000; t++, prog++)
+		if (rpcb_set(prog, BART_CB_VERS, nc, &x->xp_ltaddr))
+			break;
+	if (t == 1000 || !svc_reg(x, prog, BART_CB_VERS, fan_dispatch, NULL))
+		_exit(1);
+	cl = rpc_client("tcp");
+	memset(&sa, 0, sizeof(sa));
+	memset(&sr, 0, sizeof(sr));
+	sa.cb_prog = prog;
+	sa.cb_vers = BART_CB_VERS;
+	sa.last_seen = fan->base;
+	if (sub_call(cl, CHAT_SUBSCRIBE, (xdrproc_t)xdr_chat_sub_args, &sa,
+	    (xdrproc_t)xdr_chat_sub_res, &sr) == -1 || sr.status != BART_OK)
+		_exit(2);
+	ref.id = sr.chat_sub_res_u.ok.id;
+	memcpy(ref.token, sr.chat_sub_res_u.ok.token, BART_TOKEN_LEN);
+	while (!fan->quit && !fan_term && getppid() != 1) {
+		if (!fan->ready[idx] && now_ns() >= next_renew) {
+			memset(&rr, 0, sizeof(rr));
+			if (sub_call(cl, CHAT_RENEW,
+			    (xdrproc_t)xdr_chat_sub_ref, &ref,
+			    (xdrproc_t)xdr_chat_renew_res, &rr) == 0 &&
+			    rr.status == BART_OK &&
+			    rr.chat_renew_res_u.state == SUB_ACTIVE)
+				fan->ready[idx] = 1;
+			next_renew = now_ns() + 20000000;
+		}
+		n = svc_max_pollfd < 16 ? svc_max_pollfd : 16;
+		memcpy(pf, svc_pollfd, (size_t)n * sizeof(pf[0]));
+		if ((r = poll(pf, (nfds_t)n, 20)) > 0)
+			svc_getreq_poll(pf, r);
+	}
+	memset(&ur, 0, sizeof(ur));
+	(void)sub_call(cl, CHAT_UNSUBSCRIBE, (xdrproc_t)xdr_chat_sub_ref,
+	    &ref, (xdrproc_t)xdr_bart_res, &ur);
+	rpcb_unset(prog, BART_CB_VERS, nc);
+	_exit(0);
+}
+
+static uint64_t
+newest_seq(CLIENT *cl)
+{
+	chat_since_args	a = { 0, 0 };
+	chat_since_res	r;
+	uint64_t	n = 0;
+
+	memset(&r, 0, sizeof(r));
+	if (sub_call(cl, CHAT_SINCE, (xdrproc_t)xdr_chat_since_args, &a,
+	    (xdrproc_t)xdr_chat_since_res, &r) == 0 && r.status == BART_OK)
+		n = r.chat_since_res_u.ok.newest;
+	xdr_free((xdrproc_t)xdr_chat_since_res, (char *)&r);
+	return n;
+}
+
+static int
+chat_send(CLIENT *cl, uint64_t *seq)
+{
+	chat_send_args	a;
+	chat_send_res	r;
+	int		rc = -1;
+
+	rpc_reqid(&a.id);
+	a.name = (char *)(uintptr_t)"bench";
+	a.text = (char *)(uintptr_t)"fan-out probe";
+	memset(&r, 0, sizeof(r));
+	if (sub_call(cl, CHAT_SEND, (xdrproc_t)xdr_chat_send_args, &a,
+	    (xdrproc_t)xdr_chat_send_res, &r) == 0 && r.status == BART_OK) {
+		*seq = r.chat_send_res_u.seq;
+		rc = 0;
+	}
+	xdr_free((xdrproc_t)xdr_chat_send_res, (char *)&r);
+	return rc;
+}
+
+/*
+ * ROUNDS messages, one at a time: SEND, then wait (at most 2 s) until
+ * every subscriber but SKIP has it; the latency is to the last arrival.
+ */
+static void
+fan_rounds(CLIENT *cl, int n, int skip, int rounds, uint64_t *slot,
+    struct samples *s, int *missed)
+{
+	uint64_t	t0, seq, k = 0, last, deadline;
+	int		r, i, all;
+
+	for (r = 0; r < rounds && !over_time(); r++) {
+		t0 = now_ns();
+		if (chat_send(cl, &seq) == -1)
+			die("CHAT_SEND failed");
+		k = seq - fan->base;
+		if (k < 1 || k > FAN_SLOTS)
+			die("unexpected message number %llu",
+			    (unsigned long long)seq);
+		deadline = t0 + 2000000000ull;
+		do {
+			for (i = 0, all = 1, last = 0; i < n; i++) {
+				if (i == skip)
+					continue;
+				if (fan->recv[i][k - 1] == 0)
+					all = 0;
+				else if (fan->recv[i][k - 1] > last)
+					last = fan->recv[i][k - 1];
+			}
+			if (!all)
+				usleep(50);
+		} while (!all && now_ns() < deadline);
+		if (all)
+			samples_add(s, (double)(last - t0) / 1000.0);
+		else
+			(*missed)++;
+		usleep(2000);		/* let the threads go back to sleep */
+	}
+	*slot = k;
+}
+
+static void
+fan_report(int n, const char *what, struct samples *s, int missed)
+{
+	char	fig[64];
+
+	say("%-10d %-14s %6zu %9.0f %9.0f %9.0f %7d\n", n, what, s->n,
+	    samples_pct(s, 50), samples_pct(s, 99), samples_pct(s, 100),
+	    missed);
+	snprintf(fig, sizeof(fig), "fanout.%d.%s.p50", n, what);
+	tsv(fig, samples_pct(s, 50), "us");
+	snprintf(fig, sizeof(fig), "fanout.%d.%s.p99", n, what);
+	tsv(fig, samples_pct(s, 99), "us");
+}
+
+void
+bench_fanout(void)
+{
+	static const int	 ns[] = { 1, 10, 100 };
+	struct samples		 s0, s1;
+	pid_t			 pid[FAN_MAX];
+	CLIENT			*cl;
+	uint64_t		 slot, deadline;
+	size_t			 z;
+	int			 n, i, ready, m0, m1, rounds = B->p.fan_rounds;
+
+	say("\n== 5. chat fan-out: SEND to the last subscriber's DELIVER, "
+	    "%d messages each\n", rounds);
+	say("%-10s %-14s %6s %9s %9s %9s %7s\n", "subscrs", "case", "msgs",
+	    "p50 us", "p99 us", "max us", "missed");
+	fan = shared_alloc(sizeof(*fan));
+	cl = rpc_client("local");
+	for (z = 0; z < sizeof(ns) / sizeof(ns[0]) && !over_time(); z++) {
+		n = ns[z];
+		memset((void *)fan, 0, sizeof(*fan));
+		fan->base = newest_seq(cl);
+		for (i = 0; i < n; i++) {
+			if ((pid[i] = fork()) == -1)
+				die("fork");
+			if (pid[i] == 0)
+				fan_child(i);
+			child_track(pid[i]);
+		}
+		deadline = now_ns() + 15000000000ull;
+		do {
+			for (i = 0, ready = 0; i < n; i++)
+				ready += fan->ready[i];
+			usleep(10000);
+		} while (ready < n && now_ns() < deadline);
+		if (ready < n)
+			say("(only %d of %d subscribers active)\n", ready, n);
+		samples_init(&s0, (size_t)rounds);
+		samples_init(&s1, (size_t)rounds);
+		m0 = m1 = 0;
+		if (2 * rounds + 2 > FAN_SLOTS)
+			die("too many rounds");
+		fan_rounds(cl, n, -1, rounds, &slot, &s0, &m0);
+		fan_report(n, "all", &s0, m0);
+		if (n > 1) {
+			kill(pid[0], SIGSTOP);
+			usleep(10000);
+			fan_rounds(cl, n, 0, rounds, &slot, &s1, &m1);
+			kill(pid[0], SIGCONT);
+			fan_report(n, "one_stopped", &s1, m1);
+			if (samples_pct(&s0, 99) > 0)
+				tsv(n == 100 ? "fanout.100.stopped_p99_ratio" :
+				    n == 10 ? "fanout.10.stopped_p99_ratio" :
+				    "fanout.x.stopped_p99_ratio",
+				    samples_pct(&s1, 99) /
+				    samples_pct(&s0, 99), "x");
+		}
+		fan->quit = 1;
+		for (i = 0; i < n; i++)
+			child_stop(pid[i]);
+		samples_free(&s0);
+		samples_free(&s1);
+	}
+	clnt_destroy(cl);
+	shared_free(fan, sizeof(*fan));
+	fan = NULL;
+}
+
+/* ---- scale of state ---- */
+
+/* Top the stopped daemon's store up to TOTAL messages, in one commit. */
+static int
+fill_store(long total)
+{
+	char		 path[PATH_MAX + 16];
+	sqlite3		*db;
+	sqlite3_stmt	*st = NULL, *q = NULL;
+	long		 have = 0, i;
+	int		 rc = -1;
+
+	snprintf(path, sizeof(path), "%s/bart.db", B->state);
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		return -1;
+	if (sqlite3_prepare_v2(db, "SELECT coalesce(max(seq), 0) FROM msgs",
+	    -1, &q, NULL) != SQLITE_OK || sqlite3_step(q) != SQLITE_ROW)
+		goto out;
+	have = (long)sqlite3_column_int64(q, 0);
+	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "INSERT INTO msgs (seq, time, name, host, "
+	    "text) VALUES (?1, ?2, 'filler', '127.0.0.1', "
+	    "'a stored message of ordinary length, for the scale test')",
+	    -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	for (i = have + 1; i <= total; i++) {
+		sqlite3_bind_int64(st, 1, i);
+		sqlite3_bind_int64(st, 2, 1700000000 + i);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			goto out;
+		sqlite3_reset(st);
+	}
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+		rc = 0;
+out:
+	sqlite3_finalize(q);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
+}
+
+/* Read the newest 100 as `history -n 100` does: two CHAT_SINCE calls. */
+static int
+newest_100(CLIENT *cl, uint64_t newest)
+{
+	chat_since_args	a;
+	chat_since_res	r;
+	u_int		got = 0;
+
+	a.seq = newest > 100 ? newest - 100 : 0;
+	while (got < 100) {
+		a.max = 100 - got > BART_BATCH_MAX ? BART_BATCH_MAX :
+		    100 - got;
+		memset(&r, 0, sizeof(r));
+		if (sub_call(cl, CHAT_SINCE, (xdrproc_t)xdr_chat_since_args,
+		    &a, (xdrproc_t)xdr_chat_since_res, &r) == -1 ||
+		    r.status != BART_OK ||
+		    r.chat_since_res_u.ok.msgs.msgs_len == 0) {
+			xdr_free((xdrproc_t)xdr_chat_since_res, (char *)&r);
+			return -1;
+		}
+		got += r.chat_since_res_u.ok.msgs.msgs_len;
+		a.seq = r.chat_since_res_u.ok.msgs.msgs_val[
+		    r.chat_since_res_u.ok.msgs.msgs_len - 1].seq;
+		xdr_free((xdrproc_t)xdr_chat_since_res, (char *)&r);
+	}
+	return 0;
+}
+
+void
+bench_scale(void)
+{
+	struct samples	 s;
+	CLIENT		*cl;
+	uint64_t	 t0, newest;
+	long		 rss;
+	double		 fill_s;
+	char		 fig[64];
+	int		 k, i;
+
+	say("\n== 6. scale of state: newest 100 messages (2 CHAT_SINCE "
+	    "calls, local), %d queries\n", B->p.scale_queries);
+	say("%-10s %9s %9s %9s %10s %9s\n", "messages", "p50 us", "p99 us",
+	    "fill s", "RSS KiB", "RSS MiB");
+	for (k = 0; k < 3 && !over_time(); k++) {
+		svc_stop();
+		t0 = now_ns();
+		if (fill_store(B->p.scale_steps[k]) == -1)
+			die("cannot fill the store");
+		fill_s = since_us(t0) / 1e6;
+		if (svc_start() == -1)
+			die("bart_svc did not restart with %ld messages",
+			    B->p.scale_steps[k]);
+		cl = rpc_client("local");
+		newest = newest_seq(cl);
+		samples_init(&s, (size_t)B->p.scale_queries);
+		for (i = 0; i < 20; i++)
+			(void)newest_100(cl, newest);
+		for (i = 0; i < B->p.scale_queries; i++) {
+			t0 = now_ns();
+			if (newest_100(cl, newest) == -1)
+				die("CHAT_SINCE failed");
+			samples_add(&s, since_us(t0));
+		}
+		rss = svc_rss_kb();
+		say("%-10ld %9.0f %9.0f %9.1f %10ld %9.1f\n",
+		    B->p.scale_steps[k], samples_pct(&s, 50),
+		    samples_pct(&s, 99), fill_s, rss, (double)rss / 1024);
+		snprintf(fig, sizeof(fig), "scale.%ld.since100.p50",
+		    B->p.scale_steps[k]);
+		tsv(fig, samples_pct(&s, 50), "us");
+		snprintf(fig, sizeof(fig), "scale.%ld.rss", B->p.scale_steps[k]);
+		tsv(fig, (double)rss, "KiB");
+		samples_free(&s);
+		clnt_destroy(cl);
+	}
+}

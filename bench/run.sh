@@ -1,0 +1,36 @@
+#!/bin/bash
+# run.sh BUILD_DIR [bart_bench options]: run bart_bench hermetically,
+# as the integration tests run: its own network+mount namespace
+# (unshare --net --mount), a tmpfs on /run, loopback only, its own
+# rpcbind.  Every process is started and stopped by PID; bart_bench
+# removes its own temporary state directory.
+set -u
+if [ "${1:-}" = --inside ]; then
+	bin=$2 commit=$3
+	shift 3
+	mount -t tmpfs tmpfs /run || exit 1
+	mkdir -p /run/rpcbind
+	ip link set lo up || exit 1
+	rpcbind -w -f &
+	rp=$!
+	trap 'kill -TERM $rp 2>/dev/null; wait $rp 2>/dev/null' EXIT
+	for i in $(seq 100); do
+		rpcinfo -p localhost >/dev/null 2>&1 && break
+		sleep 0.05
+	done
+	rpcinfo -p localhost >/dev/null 2>&1 || { echo "rpcbind did not start" >&2; exit 1; }
+	"$bin/bart_bench" -b "$bin" -o "$bin/bench" -c "$commit" "$@"
+	exit $?
+fi
+here=$(cd "$(dirname "$0")" && pwd)
+bin=$(cd "${1:?usage: bench/run.sh BUILD_DIR [-q] [-x PART]}" && pwd)
+shift
+if [ "$(id -u)" != 0 ]; then
+	echo "bench/run.sh needs root (namespaces, its own rpcbind)" >&2
+	exit 1
+fi
+commit=$(git -C "$here/.." rev-parse --short HEAD 2>/dev/null || echo unknown)
+limit=900
+case " $* " in *" -q "*) limit=120 ;; esac
+exec timeout -k 5 $limit unshare --net --mount "$here/run.sh" --inside \
+    "$bin" "$commit" "$@"

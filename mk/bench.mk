@@ -1,0 +1,20 @@
+# bench.mk: `make bench` runs the full benchmark (several minutes) and
+# `make bench QUICK=1` a quick one (under a minute).  Both run in their
+# own network+mount namespace with their own rpcbind (bench/run.sh).
+# Results: $(B)/bench/results.tsv and $(B)/bench/latency.svg.
+
+BENCH_SRC := bench/main.c bench/stats.c bench/floor.c bench/rpc.c \
+	     bench/latency.c bench/oneshot.c bench/chat.c
+BENCH_OBJ := $(call objs,$(BENCH_SRC))
+
+$(B)/bart_bench: $(BENCH_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
+
+# bart_svc without the UDP duplicate-request cache, for its price only.
+$(B)/bart_svc_nodrc: $(O)/server/bart_svc.o $(O)/bench/nodrc.o \
+		$(SERVER_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -Wl,--wrap=svc_dg_enablecache -o $@ $^ $(LDLIBS)
+
+.PHONY: bench
+bench: $(PROGS) $(B)/bart_bench $(B)/bart_svc_nodrc
+	bench/run.sh $(B) $(if $(QUICK),-q)
