@@ -20,7 +20,7 @@ D_ETC    = $(DESTDIR)$(SYSCONFDIR)
 .PHONY: install uninstall
 install: $(PROGS)
 	$(INSTALL) -d $(D_SBIN) $(D_BIN) $(D_MAN)/man1 $(D_MAN)/man8 \
-	    $(D_UNIT) $(D_ETC)/init.d $(D_ETC)/default
+	    $(D_UNIT) $(D_ETC)/init.d $(D_ETC)/default $(D_ETC)/insserv.conf.d
 	$(INSTALL) -m 755 $(B)/bart_svc $(D_SBIN)/bart_svc
 	$(INSTALL) -m 755 $(B)/bart_clnt $(D_BIN)/bart_clnt
 	$(INSTALL) -m 644 man/bart_svc.8 $(D_MAN)/man8/bart_svc.8
@@ -31,6 +31,7 @@ install: $(PROGS)
 	sed $(INSTALL_SED) init/bart >$(D_ETC)/init.d/bart.tmp
 	chmod 755 $(D_ETC)/init.d/bart.tmp
 	mv -f $(D_ETC)/init.d/bart.tmp $(D_ETC)/init.d/bart
+	$(INSTALL) -m 644 init/bart.insserv $(D_ETC)/insserv.conf.d/bart
 	@if [ -e $(D_ETC)/default/bart ]; then \
 	    echo "keeping existing $(D_ETC)/default/bart"; \
 	else \
@@ -48,7 +49,8 @@ install: $(PROGS)
 uninstall:
 	rm -f $(D_SBIN)/bart_svc $(D_BIN)/bart_clnt \
 	    $(D_MAN)/man8/bart_svc.8 $(D_MAN)/man1/bart_clnt.1 \
-	    $(D_UNIT)/bart.service $(D_ETC)/init.d/bart
+	    $(D_UNIT)/bart.service $(D_ETC)/init.d/bart \
+	    $(D_ETC)/insserv.conf.d/bart
 	@if [ -e $(D_ETC)/default/bart ]; then \
 	    if cmp -s init/bart.default $(D_ETC)/default/bart; then \
 		echo "rm -f $(D_ETC)/default/bart"; \

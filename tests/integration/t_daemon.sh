@@ -75,6 +75,9 @@ expect_run "second detached start refused" 1 "" "already running \(pid $A" \
     "$SVC" -S "$T/state" -p "$T/a.pid" -s "$T/a.sock"
 expect_run "second foreground start refused" 1 "" "already running" \
     "$SVC" -f -S "$T/state" -p "$T/a.pid" -s "$T/a.sock"
+expect_run "same state dir, other pidfile: refused" 1 "" \
+    "already running \(state directory .*/state is in use\)" \
+    "$SVC" -f -S "$T/state" -p "$T/b2.pid" -s "$T/b2.sock"
 expect_eq "pidfile untouched" "$A" "$(cat "$T/a.pid")"
 count_is "first instance still serves (local socket intact)" 5 0
 
@@ -201,6 +204,7 @@ imake install DESTDIR="$DEST" >"$T/install.log" 2>&1
 expect_eq "make install exits 0" 0 "$?"
 want="etc/default/bart
 etc/init.d/bart
+etc/insserv.conf.d/bart
 etc/rpc
 lib/systemd/system/bart.service
 usr/local/bin/bart_clnt
