@@ -335,29 +335,23 @@ drc_probe(CLIENT *cl)
 }
 
 /*
- * count(1) over udp with the cache on (bart_svc) and off (bart_svc_nodrc:
- * the same objects, svc_dg_enablecache wrapped away, and BART_TEST_NO_DRC=1
- * in its environment), each with and
+ * count(1) over udp with bart's duplicate-request cache on and off
+ * (BART_TEST_NO_DRC=1 in the daemon's environment), each with and
  * without a request identity.  Daemons alternate, so drift hits both.
  */
 void
 bench_drc(void)
 {
 	struct samples	 s[2][2];
-	char		 nodrc[PATH_MAX + 32], fig[64], name[64];
+	char		 fig[64], name[64];
 	CLIENT		*cl;
 	uint64_t	 t0;
 	int		 r, off, id, i, b, k, probe[2] = { -1, -1 };
 	uint64_t	 cpu[2][2];
 	double		 cu[2][2];
 
-	snprintf(nodrc, sizeof(nodrc), "%s/bart_svc_nodrc", B->bindir);
 	say("\n== 7. duplicate-request cache (issue 8): count(1) over udp, "
 	    "cache on vs off\n");
-	if (access(nodrc, X_OK) == -1) {
-		say("(skipped: %s not built)\n", nodrc);
-		return;
-	}
 	memset(cpu, 0, sizeof(cpu));
 	k = B->p.calls / (2 * B->p.drc_rounds);
 	for (off = 0; off < 2; off++)
@@ -367,11 +361,9 @@ bench_drc(void)
 	for (r = 0; r < 2 * B->p.drc_rounds && !over_time(); r++) {
 		off = r % 2;
 		svc_stop();
-		B->svc_bin = off ? nodrc : NULL;
-		/* For a cache of bart's own: the daemon may honour this. */
 		B->svc_env = off ? "BART_TEST_NO_DRC=1" : NULL;
 		if (svc_start() == -1)
-			die("bart_svc%s did not start", off ? "_nodrc" : "");
+			die("bart_svc%s did not start", off ? " (no DRC)" : "");
 		cl = rpc_client("udp");
 		for (i = 0; i < B->p.warmup; i++)
 			rpc_count(cl, 1, 1, NULL);

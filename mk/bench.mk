@@ -10,11 +10,6 @@ BENCH_OBJ := $(call objs,$(BENCH_SRC))
 $(B)/bart_bench: $(BENCH_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 
-# bart_svc without the UDP duplicate-request cache, for its price only.
-$(B)/bart_svc_nodrc: $(O)/server/bart_svc.o $(O)/bench/nodrc.o \
-		$(SERVER_OBJ) $(COMMON_OBJ)
-	$(CC) $(LDFLAGS) -Wl,--wrap=svc_dg_enablecache -o $@ $^ $(LDLIBS)
-
 .PHONY: bench
-bench: $(PROGS) $(B)/bart_bench $(B)/bart_svc_nodrc
+bench: $(PROGS) $(B)/bart_bench
 	bench/run.sh $(B) $(if $(QUICK),-q)

@@ -14,6 +14,7 @@
 #include "daemon.h"
 #include "env.h"
 #include "log.h"
+#include "proc.h"
 #include "svc.h"
 #include "util.h"
 
@@ -38,6 +39,8 @@ usage(FILE *f)
 "      --max-subs-per-peer N chat subscriptions per client host (128)\n"
 "      --max-subs N          chat subscriptions in all (1024)\n"
 "      --idle-timeout SECS   close idle TCP connections after (30)\n"
+"      --max-conns N         open tcp and local connections in all (1024)\n"
+"      --max-conns-per-peer N  per client address or local uid (64)\n"
 "  -v, --verbose             debug logging\n"
 "  -V, --version             print the version\n"
 "  -h, --help                this help\n");
@@ -59,7 +62,8 @@ num_arg(const char *opt, const char *s, long long min, long long max)
 static void
 parse_args(struct env *e, int argc, char **argv)
 {
-	enum { O_SYNC = 256, O_SUBS_PEER, O_SUBS, O_IDLE };
+	enum { O_SYNC = 256, O_SUBS_PEER, O_SUBS, O_IDLE, O_CONNS,
+	    O_CONNS_PEER };
 	static const struct option longopts[] = {
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "state-dir", required_argument, NULL, 'S' },
@@ -71,6 +75,9 @@ parse_args(struct env *e, int argc, char **argv)
 		{ "max-subs-per-peer", required_argument, NULL, O_SUBS_PEER },
 		{ "max-subs", required_argument, NULL, O_SUBS },
 		{ "idle-timeout", required_argument, NULL, O_IDLE },
+		{ "max-conns", required_argument, NULL, O_CONNS },
+		{ "max-conns-per-peer", required_argument, NULL,
+		    O_CONNS_PEER },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -121,6 +128,14 @@ parse_args(struct env *e, int argc, char **argv)
 		case O_IDLE:
 			e->idle_secs = (int)num_arg("--idle-timeout", optarg,
 			    1, 86400);
+			break;
+		case O_CONNS:
+			e->max_conns = (unsigned int)num_arg("--max-conns",
+			    optarg, 1, 1000000);
+			break;
+		case O_CONNS_PEER:
+			e->max_conns_per_peer = (unsigned int)num_arg(
+			    "--max-conns-per-peer", optarg, 1, 1000000);
 			break;
 		case 'v':
 			e->verbose = 1;
@@ -195,6 +210,7 @@ static void
 cleanup(struct env *e, int pidfd)
 {
 	svc_close(e);			/* ORDER: unregister first */
+	proc_exit(e);			/* ORDER: no dispatch after svc_close */
 	push_exit(e->push);
 	chat_exit(e->ring);
 	store_close(e->store);
@@ -233,6 +249,9 @@ main(int argc, char **argv)
 	e.started = time(NULL);
 	if (daemon_state_dir(e.state_dir, uid, gid) == -1)
 		fatalx("cannot prepare state directory %s", e.state_dir);
+	/* ORDER: before svc_open, which unsets "stale" registrations. */
+	if (daemon_lock_state(e.state_dir) == -1)
+		exit(1);
 	if (svc_open(&e) == -1)		/* ORDER: root: bind, unset stale */
 		fatalx("cannot create transports");
 	if (e.user != NULL && geteuid() == 0 &&

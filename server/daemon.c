@@ -245,7 +245,8 @@ state_files_chown(const char *dir, uid_t uid, gid_t gid)
 int
 daemon_state_dir(const char *dir, uid_t uid, gid_t gid)
 {
-	char	 path[4096], *p;
+	struct stat	 st;
+	char		 path[4096], *p;
 
 	if (strlen(dir) >= sizeof(path)) {
 		log_warnx("state directory path too long");
@@ -266,11 +267,20 @@ daemon_state_dir(const char *dir, uid_t uid, gid_t gid)
 		log_warn("mkdir %s", path);
 		return -1;
 	}
-	if (geteuid() == 0 && chown(path, uid, gid) == -1) {
+	if (stat(path, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		log_warnx("%s: not a directory", path);
+		return -1;
+	}
+	/*
+	 * Change only what is wrong: a state directory on a file system
+	 * that went read-only must still let us start and serve reads.
+	 */
+	if (geteuid() == 0 && (st.st_uid != uid || st.st_gid != gid) &&
+	    chown(path, uid, gid) == -1) {
 		log_warn("chown %s", path);
 		return -1;
 	}
-	if (chmod(path, 0700) == -1) {
+	if ((st.st_mode & 07777) != 0700 && chmod(path, 0700) == -1) {
 		log_warn("chmod %s", path);
 		return -1;
 	}
@@ -299,24 +309,18 @@ daemon_drop(const char *user, uid_t uid, gid_t gid)
 }
 
 /*
- * One daemon per state directory, pidfile or not: lock DIR/bart.lock
- * for our lifetime (the descriptor stays open).  A second instance
- * must fail here, before it touches rpcbind or the store.
+ * One daemon per state directory, pidfile or not: lock the directory
+ * itself for our lifetime (the descriptor stays open; no file to
+ * create, so a read-only directory locks too).  A second instance must
+ * fail here, before it touches rpcbind or the store.
  */
 int
 daemon_lock_state(const char *dir)
 {
-	char	path[4096];
 	int	fd;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/bart.lock", dir) >=
-	    sizeof(path)) {
-		log_warnx("state directory path too long");
-		return -1;
-	}
-	if ((fd = open(path, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-	    0644)) == -1) {
-		log_warn("cannot open %s", path);
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		log_warn("cannot open %s", dir);
 		return -1;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {

@@ -27,7 +27,8 @@ struct env {
 	int			 port;		/* 0: any */
 	enum store_sync		 sync;
 	struct push_limits	 limits;
-	unsigned int		 max_conns;
+	unsigned int		 max_conns;	/* 0: default */
+	unsigned int		 max_conns_per_peer;	/* 0: default */
 	int			 idle_secs;
 
 	/* state */
@@ -36,6 +37,8 @@ struct env {
 	struct push		*push;
 	time_t			 started;
 	struct xprt		 xprts[SVC_MAX_XPRT];
+	struct conns		*conns;		/* svc.c */
+	struct drc		*drc;		/* proc.c: UDP replies */
 	int			 nxprts;
 	int			 ready_fd;	/* daemon(): tell the parent */
 };

@@ -15,12 +15,22 @@
 #include <time.h>
 
 #include "counter.h"
+#include "drc.h"
 #include "log.h"
 #include "proc.h"
+#include "svc.h"
 #include "util.h"
 
 #define DGRAM_REPLY_BUDGET	7600	/* libtirpc UDP buffers: 8800 */
 #define STREAM_REPLY_BUDGET	(512 * 1024)
+/*
+ * UDP duplicate-request cache (drc.c): the replies to the last
+ * DRC_ENTRIES state-changing calls.  An entry takes 72 bytes, 8 of hash
+ * table and its reply: at most 104 bytes for these procedures (a COUNT
+ * with its 64-byte text), so about 200 KB with malloc's overhead, and
+ * never more than DRC_ENTRIES * (80 + DRC_REPLY_MAX) = 9.1 MB.
+ */
+#define DRC_ENTRIES		1024
 
 /* libtirpc's dispatch callback has no context argument. */
 static struct env *env;
@@ -40,6 +50,19 @@ proc_init(struct env *e)
 	env = e;
 	if ((s = getenv("BART_TEST_DIE_AFTER_COMMIT")) != NULL)
 		die_after_commit = strtol(s, NULL, 10);
+	/* Test hook: BART_TEST_NO_DRC=1 lets the bench price the cache. */
+	if ((s = getenv("BART_TEST_NO_DRC")) != NULL && strcmp(s, "1") == 0)
+		log_info("duplicate request cache off (BART_TEST_NO_DRC)");
+	else if (e->drc == NULL &&
+	    (e->drc = drc_init(DRC_ENTRIES)) == NULL)
+		log_warn("no duplicate request cache");
+}
+
+void
+proc_exit(struct env *e)
+{
+	drc_exit(e->drc);
+	e->drc = NULL;
 }
 
 /* The caller as a sockaddr; local-transport callers become AF_UNIX. */
@@ -187,7 +210,8 @@ do_chat_subscribe(void *argp, void *resp, struct svc_req *rq)
 
 	len = caller_addr(rq, &ss);
 	r->status = push_subscribe(env->push, (struct sockaddr *)&ss, len,
-	    a->cb_prog, a->cb_vers, a->last_seen, &r->chat_sub_res_u.ok);
+	    svc_caller_uid(rq->rq_xprt), a->cb_prog, a->cb_vers,
+	    a->last_seen, &r->chat_sub_res_u.ok);
 }
 
 static void
@@ -263,12 +287,40 @@ union proc_res {
 	stats_res	stats;
 };
 
+/*
+ * The calls whose resend must not run again get their UDP reply cached:
+ * COUNT and CHAT_SEND change state, a second CHAT_SUBSCRIBE would make
+ * a second subscription, and a resent CHAT_UNSUBSCRIBE would answer
+ * BART_ENOSUB to a call that worked.  The rest are reads or heartbeats
+ * whose fresh answer is as good as the first.
+ */
+static int
+reply_cached(rpcproc_t proc)
+{
+	return proc == COUNT || proc == CHAT_SEND || proc == CHAT_SUBSCRIBE ||
+	    proc == CHAT_UNSUBSCRIBE;
+}
+
+/* Is XPRT one of our UDP transports?  No syscall: a look at env. */
+static int
+dgram_xprt(SVCXPRT *xprt)
+{
+	int	i;
+
+	for (i = 0; i < env->nxprts; i++)
+		if (env->xprts[i].xprt == xprt)
+			return env->xprts[i].nconf->nc_semantics ==
+			    NC_TPI_CLTS;
+	return 0;
+}
+
 void
 proc_dispatch(struct svc_req *rq, SVCXPRT *xprt)
 {
 	const struct proc	*p;
 	union proc_args		 arg;
 	union proc_res		 res;
+	int			 dup;
 
 	if (rq->rq_proc == NULLPROC) {
 		svc_sendreply(xprt, XDR_VOID, NULL);
@@ -280,8 +332,16 @@ proc_dispatch(struct svc_req *rq, SVCXPRT *xprt)
 		return;
 	}
 	p = &procs[rq->rq_proc];
+	dup = env->drc != NULL && reply_cached(rq->rq_proc) &&
+	    dgram_xprt(xprt);
+	if (dup && drc_dg_resend(env->drc, rq, xprt)) {
+		log_debug("resent the cached reply to procedure %u",
+		    (unsigned int)rq->rq_proc);
+		return;
+	}
 	memset(&arg, 0, sizeof(arg));
-	if (!svc_getargs(xprt, p->xargs, (char *)&arg)) {
+	if (!svc_getargs(xprt, p->xargs, (char *)&arg) ||
+	    !svc_dgram_args_ok(xprt, p->xargs)) {
 		svcerr_decode(xprt);
 		/* libtirpc leaves a partial decode allocated: free it. */
 		svc_freeargs(xprt, p->xargs, (char *)&arg);
@@ -291,6 +351,9 @@ proc_dispatch(struct svc_req *rq, SVCXPRT *xprt)
 	p->fn(&arg, &res, rq);
 	if (!svc_sendreply(xprt, p->xres, (char *)&res))
 		log_debug("could not send reply to procedure %u",
+		    (unsigned int)rq->rq_proc);
+	else if (dup && drc_dg_remember(env->drc, rq, xprt) == -1)
+		log_debug("reply to procedure %u not cached",
 		    (unsigned int)rq->rq_proc);
 	xdr_free(p->xres, (char *)&res);
 	if (!svc_freeargs(xprt, p->xargs, (char *)&arg))

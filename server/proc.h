@@ -7,6 +7,7 @@
 #include "env.h"
 
 void	proc_init(struct env *);
+void	proc_exit(struct env *);
 void	proc_dispatch(struct svc_req *, SVCXPRT *);
 
 #endif

@@ -32,6 +32,7 @@ struct sub {
 	unsigned char		 token[BART_TOKEN_LEN];
 	struct sockaddr_storage	 peer;		/* where SUBSCRIBE came from */
 	socklen_t		 peerlen;
+	long			 uid;		/* local subscriber, or -1 */
 	char			 peerstr[BART_HOST_MAX];
 	uint32_t		 prog, vers;
 	uint64_t		 next;		/* first seq not yet delivered */
@@ -78,9 +79,12 @@ push_exit(struct push *p)
 
 	if (p == NULL)
 		return;
+	/* GONE: push_reap frees every sub whose thread has ended. */
 	pthread_mutex_lock(&p->mu);
-	for (i = 0; i < p->nsubs; i++)
+	for (i = 0; i < p->nsubs; i++) {
 		p->subs[i]->quit = 1;
+		p->subs[i]->phase = PHASE_GONE;
+	}
 	pthread_mutex_unlock(&p->mu);
 	chat_wake(p->ring);
 	deadline = util_now_us() + 1000000;
@@ -207,6 +211,59 @@ sub_timeout(struct sub *s)
 	return tv;
 }
 
+/* rpcbind's name for the registering uid: "superuser" or the number. */
+static int
+owner_is(const char *owner, long uid)
+{
+	char	buf[24];
+
+	if (owner == NULL)
+		return 0;
+	if (uid == 0)
+		return strcmp(owner, "superuser") == 0;
+	snprintf(buf, sizeof(buf), "%ld", uid);
+	return strcmp(owner, buf) == 0;
+}
+
+/*
+ * The callback's address from the DUMP of this host's rpcbind, only if
+ * the subscriber's own uid registered it: a local user must not point
+ * our callbacks at another user's program.  0, or -1 with *why.
+ */
+static int
+local_owned_uaddr(struct sub *s, CLIENT *cl, const char *netid,
+    char **uaddr, bart_status *why)
+{
+	rpcblist_ptr	 list = NULL, l;
+	enum clnt_stat	 st;
+	const char	*owner = NULL;
+
+	st = clnt_call(cl, RPCBPROC_DUMP, XDR_VOID, NULL,
+	    (xdrproc_t)xdr_rpcblist_ptr, (char *)&list, sub_timeout(s));
+	if (st != RPC_SUCCESS) {
+		*why = BART_ECBRPCBIND;
+		return -1;
+	}
+	*why = BART_ECBNOTREG;
+	for (l = list; l != NULL; l = l->rpcb_next) {
+		if (l->rpcb_map.r_prog != s->prog ||
+		    l->rpcb_map.r_vers != s->vers ||
+		    l->rpcb_map.r_netid == NULL ||
+		    strcmp(l->rpcb_map.r_netid, netid) != 0)
+			continue;
+		owner = l->rpcb_map.r_owner;
+		if (owner_is(owner, s->uid) && l->rpcb_map.r_addr != NULL)
+			*uaddr = strdup(l->rpcb_map.r_addr);
+		break;
+	}
+	if (owner != NULL && *uaddr == NULL)
+		log_info("subscription %llu: callback program 0x%x is "
+		    "registered by %s, not by uid %ld: refused",
+		    (unsigned long long)s->id, s->prog, owner, s->uid);
+	xdr_free((xdrproc_t)xdr_rpcblist_ptr, (char *)&list);
+	return *uaddr != NULL ? 0 : -1;
+}
+
 /*
  * Ask rpcbind on the subscriber's host for its callback port, connect
  * and probe with NULLPROC.  Returns a ready CLIENT or NULL with *why.
@@ -231,18 +288,25 @@ callback_connect(struct sub *s, bart_status *why)
 		*why = BART_ECBRPCBIND;
 		return NULL;
 	}
-	memset(&parms, 0, sizeof(parms));
-	parms.r_prog = s->prog;
-	parms.r_vers = s->vers;
-	parms.r_netid = (char *)(uintptr_t)netid;
-	parms.r_addr = parms.r_owner = (char *)(uintptr_t)"";
-	st = clnt_call(cl, RPCBPROC_GETADDR, (xdrproc_t)xdr_rpcb,
-	    (char *)&parms, (xdrproc_t)xdr_wrapstring, (char *)&uaddr,
-	    sub_timeout(s));
-	clnt_destroy(cl);
-	if (st != RPC_SUCCESS) {
-		*why = BART_ECBRPCBIND;
-		return NULL;
+	if (s->uid >= 0) {
+		st = local_owned_uaddr(s, cl, netid, &uaddr, why);
+		clnt_destroy(cl);
+		if (st != 0)
+			return NULL;
+	} else {
+		memset(&parms, 0, sizeof(parms));
+		parms.r_prog = s->prog;
+		parms.r_vers = s->vers;
+		parms.r_netid = (char *)(uintptr_t)netid;
+		parms.r_addr = parms.r_owner = (char *)(uintptr_t)"";
+		st = clnt_call(cl, RPCBPROC_GETADDR, (xdrproc_t)xdr_rpcb,
+		    (char *)&parms, (xdrproc_t)xdr_wrapstring,
+		    (char *)&uaddr, sub_timeout(s));
+		clnt_destroy(cl);
+		if (st != RPC_SUCCESS) {
+			*why = BART_ECBRPCBIND;
+			return NULL;
+		}
 	}
 	if (uaddr != NULL && *uaddr != '\0' &&
 	    (nconf = getnetconfigent(netid)) != NULL) {
@@ -256,7 +320,10 @@ callback_connect(struct sub *s, bart_status *why)
 		}
 		freenetconfigent(nconf);
 	}
-	xdr_free((xdrproc_t)xdr_wrapstring, (char *)&uaddr);
+	if (s->uid >= 0)
+		free(uaddr);
+	else
+		xdr_free((xdrproc_t)xdr_wrapstring, (char *)&uaddr);
 	if (port == 0) {
 		*why = BART_ECBNOTREG;
 		return NULL;
@@ -379,9 +446,15 @@ out:
 	return NULL;
 }
 
+/*
+ * UID is the subscriber's uid if it runs on this host (the callback
+ * must then be registered by that uid), -1 if it is on another host,
+ * -2 if it is local but its uid cannot be told (refused).
+ */
 bart_status
 push_subscribe(struct push *p, const struct sockaddr *peer, socklen_t len,
-    uint32_t prog, uint32_t vers, uint64_t last_seen, chat_sub_ok *ok)
+    long uid, uint32_t prog, uint32_t vers, uint64_t last_seen,
+    chat_sub_ok *ok)
 {
 	pthread_attr_t	 attr;
 	struct sub	*s, **ns;
@@ -392,6 +465,11 @@ push_subscribe(struct push *p, const struct sockaddr *peer, socklen_t len,
 		return BART_ECBPROG;
 	if (len > sizeof(struct sockaddr_storage))
 		return BART_EINVAL;
+	if (uid < -1) {
+		log_info("subscription from a local caller of unknown uid: "
+		    "refused");
+		return BART_ECBNOTREG;
+	}
 	pthread_mutex_lock(&p->mu);
 	for (i = 0; i < p->nsubs; i++) {
 		if (p->subs[i]->phase == PHASE_GONE ||
@@ -422,6 +500,7 @@ push_subscribe(struct push *p, const struct sockaddr *peer, socklen_t len,
 	util_random(s->token, sizeof(s->token));
 	memcpy(&s->peer, peer, len);
 	s->peerlen = len;
+	s->uid = uid;
 	util_addr_str(peer, s->peerstr, sizeof(s->peerstr));
 	s->prog = prog;
 	s->vers = vers;

@@ -25,7 +25,8 @@ struct push_limits {
 struct push	*push_init(struct chat_ring *, const struct push_limits *);
 void		 push_exit(struct push *);
 bart_status	 push_subscribe(struct push *, const struct sockaddr *,
-		    socklen_t, uint32_t, uint32_t, uint64_t, chat_sub_ok *);
+		    socklen_t, long, uint32_t, uint32_t, uint64_t,
+		    chat_sub_ok *);
 bart_status	 push_unsubscribe(struct push *, const chat_sub_ref *);
 bart_status	 push_renew(struct push *, const chat_sub_ref *,
 		    sub_state *);

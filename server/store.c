@@ -1,5 +1,6 @@
 /* store.c: the SQLite store: counter, chat history, request identities. */
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <limits.h>
 #include <sqlite3.h>
@@ -105,10 +106,59 @@ query_int(sqlite3 *db, const char *sql)
 	return v;
 }
 
+/* The normal case: read-write, WAL, schema in place. */
+static int
+open_rw(struct store *s, const char *path, enum store_sync sync)
+{
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		log_warnx("sqlite open %s: %s", path,
+		    s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		return -1;
+	}
+	sqlite3_busy_timeout(s->db, 2000);
+	if (exec_sql(s->db, "PRAGMA journal_mode=WAL") == -1 ||
+	    exec_sql(s->db, sync == STORE_SYNC_FULL ?
+	    "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL") == -1 ||
+	    exec_sql(s->db, schema) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * A state directory on a read-only file system: SQLite cannot make the
+ * WAL's shared-memory file there, so open the database as immutable
+ * (nobody can change it under us).  Reads work; writes get
+ * SQLITE_READONLY, which every caller reports as BART_ESTORE.
+ */
+static int
+open_ro(struct store *s, const char *path)
+{
+	char		 uri[PATH_MAX * 3 + 32], *u = uri;
+	const char	*p;
+
+	u += sprintf(u, "file:");
+	for (p = path; *p != '\0'; p++) {
+		if (*p == '%' || *p == '?' || *p == '#')
+			u += sprintf(u, "%%%02X", (unsigned char)*p);
+		else
+			*u++ = *p;
+	}
+	strcpy(u, "?immutable=1");
+	if (sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY |
+	    SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		log_warnx("sqlite open %s read-only: %s", path,
+		    s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 /* Open (creating) DIR/bart.db.  NULL on failure, already logged. */
 struct store *
 store_open(const char *dir, enum store_sync sync)
 {
+	struct statvfs	 vfs;
 	struct store	*s;
 	char		 path[PATH_MAX];
 	int		 i;
@@ -120,18 +170,16 @@ store_open(const char *dir, enum store_sync sync)
 		log_warnx("state directory path too long");
 		goto fail;
 	}
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		log_warnx("sqlite open %s: %s", path,
-		    s->db ? sqlite3_errmsg(s->db) : "out of memory");
-		goto fail;
+	if (open_rw(s, path, sync) == -1) {
+		sqlite3_close(s->db);
+		s->db = NULL;
+		if (statvfs(dir, &vfs) == -1 || !(vfs.f_flag & ST_RDONLY) ||
+		    open_ro(s, path) == -1)
+			goto fail;
+		log_warnx("%s is on a read-only file system: serving reads; "
+		    "every change fails until it is writable and bart_svc "
+		    "restarts", dir);
 	}
-	sqlite3_busy_timeout(s->db, 2000);
-	if (exec_sql(s->db, "PRAGMA journal_mode=WAL") == -1 ||
-	    exec_sql(s->db, sync == STORE_SYNC_FULL ?
-	    "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL") == -1 ||
-	    exec_sql(s->db, schema) == -1)
-		goto fail;
 	for (i = 0; i < ST_MAX; i++) {
 		if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1,
 		    SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK) {
