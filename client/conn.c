@@ -153,7 +153,35 @@ fd_client(int fd, struct netconfig *nc, void *sa, socklen_t len,
 	return cl;
 }
 
-/* bart's port for NETID from rpcbind's AF_UNIX socket; 0 if unknown. */
+/* The port at the end of a universal address "h.h.h.h.p1.p2"; 0: none. */
+static int
+uaddr_port(const char *ua)
+{
+	const char	*lo, *hi;
+	long		 p1, p2;
+	char		*end;
+
+	if ((lo = strrchr(ua, '.')) == NULL || lo == ua)
+		return 0;
+	for (hi = lo - 1; hi > ua && *hi != '.'; hi--)
+		;
+	if (*hi != '.')
+		return 0;
+	p1 = strtol(hi + 1, &end, 10);
+	if (end != lo)
+		return 0;
+	p2 = strtol(lo + 1, &end, 10);
+	if (*end != '\0' || p1 < 0 || p1 > 255 || p2 < 0 || p2 > 255)
+		return 0;
+	return (int)(p1 * 256 + p2);
+}
+
+/*
+ * bart's port for NETID, asked of rpcbind over its AF_UNIX socket; 0 if
+ * unknown.  Not GETADDR: rpcbind answers that with the entry for the
+ * netid the question came in on (here: local, a socket path), so DUMP
+ * and pick our entry.
+ */
 static int
 local_port(const char *netid, int timeout_s)
 {
@@ -161,8 +189,7 @@ local_port(const char *netid, int timeout_s)
 	struct netconfig	*lnc;
 	struct timeval		 tv;
 	CLIENT			*rb = NULL;
-	rpcb			 parms;
-	char			*ua = NULL, *dot, *lo;
+	rpcblist_ptr		 list = NULL, l;
 	int			 fd, port = 0;
 
 	if ((lnc = getnetconfigent("local")) == NULL)
@@ -171,28 +198,20 @@ local_port(const char *netid, int timeout_s)
 	    (rb = fd_client(fd, lnc, &sun, sizeof(sun), RPCBPROG,
 	    RPCBVERS)) == NULL)
 		goto out;
-	memset(&parms, 0, sizeof(parms));
-	parms.r_prog = BART_PROG;
-	parms.r_vers = BART_VERS;
-	parms.r_netid = (char *)(uintptr_t)netid;
-	parms.r_addr = parms.r_owner = (char *)(uintptr_t)"";
 	tv.tv_sec = timeout_s;
 	tv.tv_usec = 0;
-	if (clnt_call(rb, RPCBPROC_GETADDR, (xdrproc_t)xdr_rpcb,
-	    (char *)&parms, (xdrproc_t)xdr_wrapstring, (char *)&ua, tv) !=
-	    RPC_SUCCESS || ua == NULL)
+	if (clnt_call(rb, RPCBPROC_DUMP, XDR_VOID, NULL,
+	    (xdrproc_t)xdr_rpcblist_ptr, (char *)&list, tv) != RPC_SUCCESS)
 		goto out;
-	/* A universal address ends in ".p1.p2": port = p1 * 256 + p2. */
-	if ((lo = strrchr(ua, '.')) != NULL && lo > ua) {
-		*lo = '\0';
-		if ((dot = strrchr(ua, '.')) != NULL)
-			port = atoi(dot + 1) * 256 + atoi(lo + 1);
-	}
-	if (port <= 0 || port > 65535)
-		port = 0;
+	for (l = list; l != NULL && port == 0; l = l->rpcb_next)
+		if (l->rpcb_map.r_prog == BART_PROG &&
+		    l->rpcb_map.r_vers == BART_VERS &&
+		    l->rpcb_map.r_netid != NULL &&
+		    strcmp(l->rpcb_map.r_netid, netid) == 0 &&
+		    l->rpcb_map.r_addr != NULL)
+			port = uaddr_port(l->rpcb_map.r_addr);
+	xdr_free((xdrproc_t)xdr_rpcblist_ptr, (char *)&list);
 out:
-	if (ua != NULL)
-		xdr_free((xdrproc_t)xdr_wrapstring, (char *)&ua);
 	if (rb != NULL)
 		clnt_destroy(rb);
 	freenetconfigent(lnc);
@@ -434,7 +453,7 @@ conn_call(struct conn *c, rpcproc_t proc, xdrproc_t xa, void *a,
 {
 	struct timeval	tv;
 	enum clnt_stat	st;
-	uint64_t	deadline;
+	uint64_t	deadline, now;
 	int		quiet = c->quiet, rc, budget = c->timeout_s;
 
 	deadline = util_now_us() + (uint64_t)c->timeout_s * 1000000;
@@ -451,24 +470,33 @@ conn_call(struct conn *c, rpcproc_t proc, xdrproc_t xa, void *a,
 		return 0;
 	if (!resend || (st != RPC_CANTSEND && st != RPC_CANTRECV))
 		return call_error(c, st);
-	/* Reconnect until the deadline, then send the same call again. */
-	conn_close(c);
-	c->quiet = 1;
-	do {
-		if ((rc = conn_open(c, c->host, c->want, 1)) != 0)
+	/*
+	 * Reconnect until the deadline and send the same call again.  The
+	 * identity makes a repeat harmless, so a connection that breaks
+	 * once more (a daemon still starting, or dying again) is retried.
+	 */
+	while ((now = util_now_us()) < deadline) {
+		conn_close(c);
+		c->quiet = 1;
+		rc = conn_open(c, c->host, c->want, 1);
+		c->quiet = quiet;
+		c->timeout_s = budget;
+		if (rc != 0) {
 			usleep(200000);
-	} while (rc != 0 && util_now_us() < deadline);
-	c->quiet = quiet;
-	c->timeout_s = budget;
-	if (rc != 0)
-		return call_error(c, st);
-	xdr_free(xr, r);
-	tv.tv_sec = (time_t)((deadline > util_now_us() ?
-	    deadline - util_now_us() : 0) / 1000000) + 1;
-	tv.tv_usec = 0;
-	st = clnt_call(c->cl, proc, xa, a, xr, r, tv);
-	if (st == RPC_SUCCESS)
-		return 0;
+			continue;
+		}
+		/* The whole rest of the budget (CLSET_TIMEOUT wins). */
+		tv.tv_sec = (time_t)((deadline - now) / 1000000) + 1;
+		tv.tv_usec = 0;
+		clnt_control(c->cl, CLSET_TIMEOUT, (char *)&tv);
+		xdr_free(xr, r);
+		st = clnt_call(c->cl, proc, xa, a, xr, r, tv);
+		if (st == RPC_SUCCESS)
+			return 0;
+		if (st != RPC_CANTSEND && st != RPC_CANTRECV)
+			break;
+		usleep(100000);
+	}
 	return call_error(c, st);
 }
 

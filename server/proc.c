@@ -209,6 +209,14 @@ do_chat_subscribe(void *argp, void *resp, struct svc_req *rq)
 	socklen_t		 len;
 
 	len = caller_addr(rq, &ss);
+	if (a->cb_prog < BART_CB_PROG_MIN || a->cb_prog > BART_CB_PROG_MAX) {
+		r->status = BART_ECBPROG;
+		return;
+	}
+	/* ORDER: the cheap cap check before the uid lookup. */
+	if ((r->status = push_admit(env->push,
+	    (struct sockaddr *)&ss)) != BART_OK)
+		return;
 	r->status = push_subscribe(env->push, (struct sockaddr *)&ss, len,
 	    svc_caller_uid(rq->rq_xprt), a->cb_prog, a->cb_vers,
 	    a->last_seen, &r->chat_sub_res_u.ok);

@@ -451,6 +451,38 @@ out:
  * must then be registered by that uid), -1 if it is on another host,
  * -2 if it is local but its uid cannot be told (refused).
  */
+/* Caller holds mu.  Are PEER's or all live subscriptions at a cap? */
+static int
+over_cap(struct push *p, const struct sockaddr *peer)
+{
+	unsigned int	i, same = 0, live = 0;
+
+	for (i = 0; i < p->nsubs; i++) {
+		if (p->subs[i]->phase == PHASE_GONE ||
+		    p->subs[i]->phase == PHASE_FAILED)
+			continue;
+		live++;
+		same += same_host(&p->subs[i]->peer, peer);
+	}
+	return same >= p->lim.per_peer || live >= p->lim.total;
+}
+
+/*
+ * Would a subscription from PEER fit under the caps?  Asked before the
+ * caller's uid is looked up (a scan of /proc/net for loopback peers),
+ * so a flood of SUBSCRIBEs past the cap costs the RPC thread little.
+ */
+bart_status
+push_admit(struct push *p, const struct sockaddr *peer)
+{
+	bart_status	st;
+
+	pthread_mutex_lock(&p->mu);
+	st = over_cap(p, peer) ? BART_ETOOMANY : BART_OK;
+	pthread_mutex_unlock(&p->mu);
+	return st;
+}
+
 bart_status
 push_subscribe(struct push *p, const struct sockaddr *peer, socklen_t len,
     long uid, uint32_t prog, uint32_t vers, uint64_t last_seen,
@@ -458,7 +490,6 @@ push_subscribe(struct push *p, const struct sockaddr *peer, socklen_t len,
 {
 	pthread_attr_t	 attr;
 	struct sub	*s, **ns;
-	unsigned int	 i, same = 0, live = 0;
 	bart_status	 st = BART_OK;
 
 	if (prog < BART_CB_PROG_MIN || prog > BART_CB_PROG_MAX)
@@ -471,14 +502,7 @@ push_subscribe(struct push *p, const struct sockaddr *peer, socklen_t len,
 		return BART_ECBNOTREG;
 	}
 	pthread_mutex_lock(&p->mu);
-	for (i = 0; i < p->nsubs; i++) {
-		if (p->subs[i]->phase == PHASE_GONE ||
-		    p->subs[i]->phase == PHASE_FAILED)
-			continue;
-		live++;
-		same += same_host(&p->subs[i]->peer, peer);
-	}
-	if (same >= p->lim.per_peer || live >= p->lim.total) {
+	if (over_cap(p, peer)) {
 		st = BART_ETOOMANY;
 		goto out;
 	}

@@ -24,6 +24,7 @@ struct push_limits {
 
 struct push	*push_init(struct chat_ring *, const struct push_limits *);
 void		 push_exit(struct push *);
+bart_status	 push_admit(struct push *, const struct sockaddr *);
 bart_status	 push_subscribe(struct push *, const struct sockaddr *,
 		    socklen_t, long, uint32_t, uint32_t, uint64_t,
 		    chat_sub_ok *);

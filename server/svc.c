@@ -9,6 +9,9 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <netinet/in.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -634,8 +637,11 @@ svc_recheck(struct env *e)
 	struct xprt	*x = NULL;
 	int		 i, n = 0;
 
-	for (i = 0; i < e->nxprts && x == NULL; i++)
-		if (e->xprts[i].registered)
+	/* Prefer local: libtirpc 1.3.3's rpcb_getaddr leaks 16 bytes per
+	 * call over tcp or udp, and this runs every 2 s for ever. */
+	for (i = 0; i < e->nxprts; i++)
+		if (e->xprts[i].registered && (x == NULL || strcmp(
+		    e->xprts[i].nconf->nc_protofmly, NC_LOOPBACK) == 0))
 			x = &e->xprts[i];
 	if (x == NULL)
 		return;
@@ -789,6 +795,79 @@ proc_addr(const char *hex, unsigned char *buf, size_t len)
 }
 
 /*
+ * The uid owning the TCP socket at PEER connected to US, asked of the
+ * kernel by its four-tuple (sock_diag): one lookup, however many
+ * sockets the host has.  -1 if there is no such socket, -2 if the
+ * kernel cannot tell (no sock_diag): then scan /proc.
+ */
+static long
+diag_tcp_uid(const struct sockaddr *peer, const struct sockaddr *us)
+{
+	struct sockaddr_nl	 nl;
+	struct {
+		struct nlmsghdr		nlh;
+		struct inet_diag_req_v2	req;
+	}			 q;
+	union {
+		struct nlmsghdr	nlh;
+		char		buf[1024];
+	}			 a;
+	struct inet_diag_msg	*m;
+	struct timeval		 tv = { 0, 200000 };
+	ssize_t			 n;
+	long			 uid = -2;
+	int			 fd;
+
+	memset(&q, 0, sizeof(q));
+	q.nlh.nlmsg_len = sizeof(q);
+	q.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	q.nlh.nlmsg_flags = NLM_F_REQUEST;
+	q.req.sdiag_family = (uint8_t)peer->sa_family;
+	q.req.sdiag_protocol = IPPROTO_TCP;
+	q.req.idiag_states = ~0u;
+	q.req.id.idiag_cookie[0] = q.req.id.idiag_cookie[1] =
+	    INET_DIAG_NOCOOKIE;
+	if (peer->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *p6 = (const void *)peer;
+		const struct sockaddr_in6 *u6 = (const void *)us;
+
+		q.req.id.idiag_sport = p6->sin6_port;
+		q.req.id.idiag_dport = u6->sin6_port;
+		memcpy(q.req.id.idiag_src, &p6->sin6_addr, 16);
+		memcpy(q.req.id.idiag_dst, &u6->sin6_addr, 16);
+	} else {
+		const struct sockaddr_in *p4 = (const void *)peer;
+		const struct sockaddr_in *u4 = (const void *)us;
+
+		q.req.id.idiag_sport = p4->sin_port;
+		q.req.id.idiag_dport = u4->sin_port;
+		memcpy(q.req.id.idiag_src, &p4->sin_addr, 4);
+		memcpy(q.req.id.idiag_dst, &u4->sin_addr, 4);
+	}
+	if ((fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
+	    NETLINK_SOCK_DIAG)) == -1)
+		return -2;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	memset(&nl, 0, sizeof(nl));
+	nl.nl_family = AF_NETLINK;
+	if (sendto(fd, &q, sizeof(q), 0, (struct sockaddr *)&nl,
+	    sizeof(nl)) == (ssize_t)sizeof(q) &&
+	    (n = recv(fd, &a, sizeof(a), 0)) >= (ssize_t)sizeof(a.nlh) &&
+	    NLMSG_OK(&a.nlh, (size_t)n)) {
+		if (a.nlh.nlmsg_type == SOCK_DIAG_BY_FAMILY &&
+		    a.nlh.nlmsg_len >= NLMSG_LENGTH(sizeof(*m))) {
+			m = NLMSG_DATA(&a.nlh);
+			uid = (long)m->idiag_uid;
+		} else if (a.nlh.nlmsg_type == NLMSG_ERROR &&
+		    a.nlh.nlmsg_len >= NLMSG_LENGTH(sizeof(struct nlmsgerr)) &&
+		    ((struct nlmsgerr *)NLMSG_DATA(&a.nlh))->error == -ENOENT)
+			uid = -1;
+	}
+	close(fd);
+	return uid;
+}
+
+/*
  * The uid owning the socket at PEER (and connected to US, for tcp) in
  * this host's socket table, or -1 if no such socket is ours.
  */
@@ -817,6 +896,10 @@ proc_sock_uid(int stream, const struct sockaddr *peer,
 		loop = pa[0] == 127;
 		alen = 4;
 	}
+	if (stream && us != NULL && us->sa_family == peer->sa_family &&
+	    (found = diag_tcp_uid(peer, us)) != -2)
+		return found;
+	found = -1;
 	if (us != NULL && us->sa_family == peer->sa_family) {
 		ua = v6 ? ((const struct sockaddr_in6 *)us)->sin6_addr.s6_addr :
 		    (const unsigned char *)

@@ -14,7 +14,7 @@ NPASS=0
 NFAIL=0
 TNAME=$(basename "$0" .sh)
 
-export ASAN_OPTIONS="log_path=$T/asan:detect_leaks=1:abort_on_error=0"
+export ASAN_OPTIONS="log_path=$T/asan:detect_leaks=1:abort_on_error=0:fast_unwind_on_malloc=0"
 export UBSAN_OPTIONS="log_path=$T/asan:print_stacktrace=1:halt_on_error=1"
 if [ -f "$(dirname "$0")/../lsan.supp" ]; then
 	export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")/.." && pwd)/lsan.supp:print_suppressions=0"
@@ -107,7 +107,8 @@ clnt() { "$BIN/bart_clnt" "$@"; }
 # expect_eq DESC EXPECTED ACTUAL
 expect_eq() {
 	if [ "$2" = "$3" ]; then ok "$1"; else
-		not_ok "$1"; echo "#   expected: '$2'"; echo "#   actual:   '$3'"; fi
+		not_ok "$1"; echo "#   expected: '$2'"; echo "#   actual:   '$3'"
+		return 1; fi
 }
 
 # expect_run DESC RC STDOUT-REGEX STDERR-REGEX CMD...: run CMD, check

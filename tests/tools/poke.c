@@ -19,16 +19,25 @@
 #include "bart.h"
 #include "util.h"
 
+static CLIENT	*the_cl;		/* destroyed at exit: LSan-clean */
+
+static void
+close_client(void)
+{
+	if (the_cl != NULL)
+		clnt_destroy(the_cl);
+	the_cl = NULL;
+}
+
 static CLIENT *
 open_client(const char *host, unsigned long prog, unsigned long vers)
 {
-	CLIENT	*cl;
-
-	if ((cl = clnt_create(host, prog, vers, "tcp")) == NULL) {
+	if ((the_cl = clnt_create(host, prog, vers, "tcp")) == NULL) {
 		clnt_pcreateerror(host);
 		exit(1);
 	}
-	return cl;
+	atexit(close_client);
+	return the_cl;
 }
 
 static struct timeval	tmo = { 5, 0 };
