@@ -240,7 +240,7 @@ fan_report(int n, const char *what, struct samples *s, int missed)
 void
 bench_fanout(void)
 {
-	static const int	 ns[] = { 1, 10, 100 };
+	static const int	 ns[] = { 1, 10, 20, 100 };
 	struct samples		 s0, s1;
 	pid_t			 pid[FAN_MAX];
 	CLIENT			*cl;

@@ -5,7 +5,6 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
-#include <ftw.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,7 +17,6 @@
 
 #include "bart.h"
 #include "drc.h"
-#include "store.h"
 #include "suites.h"
 #include "util.h"
 
@@ -718,124 +716,6 @@ START_TEST(dg_many_evictions)
 }
 END_TEST
 
-/* ---- request identities in the store ---------------------------------- */
-
-static char		 dir[64];
-static struct store	*st;
-
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *f)
-{
-	(void)sb;
-	(void)flag;
-	(void)f;
-	return remove(path);
-}
-
-static void
-store_setup(void)
-{
-	snprintf(dir, sizeof(dir), "/tmp/bart-drc.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	ck_assert_ptr_nonnull(st = store_open(dir, STORE_SYNC_NORMAL));
-}
-
-static void
-store_teardown(void)
-{
-	store_close(st);
-	st = NULL;
-	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
-
-/* Only an executed change with a nonzero client id is remembered. */
-START_TEST(id_what_is_remembered)
-{
-	bart_reqid	a = { 0xfeed, 1 }, b = { 0xfeed, 2 }, z = { 0, 3 };
-	int64_t		total = -1;
-	uint64_t	seq = 0;
-
-	ck_assert_int_eq(store_reqs_count(st), 0);
-	ck_assert_int_eq(store_count_add(st, &a, 2, &total), BART_OK);
-	ck_assert_int_eq(store_reqs_count(st), 1);
-	ck_assert_int_eq(store_count_add(st, &a, 2, &total), BART_OK);
-	ck_assert_int_eq(total, 2);
-	ck_assert_int_eq(store_reqs_count(st), 1);
-	/* The same numbers for a chat line are another request. */
-	ck_assert_int_eq(store_chat_add(st, &a, 1, "n", "h", "t", &seq),
-	    BART_OK);
-	ck_assert_int_eq(store_chat_add(st, &a, 1, "n", "h", "t", &seq),
-	    BART_OK);
-	ck_assert_uint_eq(seq, 1);
-	ck_assert_int_eq(store_reqs_count(st), 2);
-	/* No identity, a refused change, or a read: nothing to keep. */
-	ck_assert_int_eq(store_count_add(st, &z, 1, &total), BART_OK);
-	ck_assert_int_eq(store_count_add(st, NULL, 1, &total), BART_OK);
-	ck_assert_int_eq(store_count_add(st, &b, -1, &total),
-	    BART_ENEGATIVE);
-	ck_assert_int_eq(store_count_add(st, &b, 0, &total), BART_OK);
-	ck_assert_int_eq(total, 4);
-	ck_assert_int_eq(store_count_set(st, INT64_MAX), 0);
-	ck_assert_int_eq(store_count_add(st, &b, 1, &total),
-	    BART_EOVERFLOW);
-	ck_assert_int_eq(store_reqs_count(st), 2);
-}
-END_TEST
-
-/* store_reqs_trim keeps at most MAX identities; the rest run again. */
-START_TEST(id_trim_bound)
-{
-	bart_reqid	id = { 7, 0 };
-	int64_t		total = -1;
-	int		i, reran = 0;
-
-	for (i = 1; i <= 10; i++) {
-		id.seq = (uint64_t)i;
-		ck_assert_int_eq(store_count_add(st, &id, 1, &total), BART_OK);
-		ck_assert_int_eq(total, i);
-	}
-	ck_assert_int_eq(store_reqs_count(st), 10);
-	ck_assert_int_eq(store_reqs_trim(st, 20), 0);
-	ck_assert_int_eq(store_reqs_trim(st, 10), 0);
-	ck_assert_int_eq(store_reqs_count(st), 10);
-	ck_assert_int_eq(store_reqs_trim(st, 4), 0);
-	ck_assert_int_eq(store_reqs_count(st), 4);
-	for (i = 1; i <= 10; i++) {
-		id.seq = (uint64_t)i;
-		ck_assert_int_eq(store_count_add(st, &id, 1, &total), BART_OK);
-		if (total > 10)
-			reran++;
-		else
-			ck_assert_int_eq(total, i);	/* the first answer */
-	}
-	ck_assert_int_eq(reran, 6);
-	ck_assert_int_eq(store_count_get(st), 16);
-	ck_assert_int_eq(store_reqs_count(st), 10);
-	ck_assert_int_eq(store_reqs_trim(st, 0), 0);
-	ck_assert_int_eq(store_reqs_count(st), 0);
-	ck_assert_int_eq(store_count_add(st, &id, 1, &total), BART_OK);
-	ck_assert_int_eq(total, 17);
-}
-END_TEST
-
-START_TEST(id_prune_counts)
-{
-	bart_reqid	id = { 9, 0 };
-	int64_t		total;
-	int		i;
-
-	for (i = 1; i <= 5; i++) {
-		id.seq = (uint64_t)i;
-		ck_assert_int_eq(store_count_add(st, &id, 1, &total), BART_OK);
-	}
-	ck_assert_int_eq(store_prune(st, (int64_t)time(NULL) - 600), 0);
-	ck_assert_int_eq(store_reqs_count(st), 5);
-	ck_assert_int_eq(store_prune(st, (int64_t)time(NULL) + 1), 0);
-	ck_assert_int_eq(store_reqs_count(st), 0);
-	ck_assert_int_eq(store_count_get(st), 5);
-}
-END_TEST
-
 Suite *
 drc_suite(void)
 {
@@ -868,12 +748,6 @@ drc_suite(void)
 	tc = tcase_create("nocache");
 	tcase_add_checked_fixture(tc, setup_nocache, teardown);
 	tcase_add_test(tc, dg_off_runs_twice);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("identity");
-	tcase_add_checked_fixture(tc, store_setup, store_teardown);
-	tcase_add_test(tc, id_what_is_remembered);
-	tcase_add_test(tc, id_trim_bound);
-	tcase_add_test(tc, id_prune_counts);
 	suite_add_tcase(s, tc);
 	return s;
 }

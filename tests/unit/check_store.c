@@ -431,6 +431,96 @@ START_TEST(open_bad_path)
 }
 END_TEST
 
+/* ---- request identities: what is remembered, and its bounds ------------ */
+
+/* Only an executed change with a nonzero client id is remembered. */
+START_TEST(id_what_is_remembered)
+{
+	bart_reqid	a = { 0xfeed, 1 }, b = { 0xfeed, 2 }, z = { 0, 3 };
+	int64_t		total = -1;
+	uint64_t	seq = 0;
+
+	ck_assert_int_eq(store_reqs_count(st), 0);
+	ck_assert_int_eq(store_count_add(st, &a, 2, &total), BART_OK);
+	ck_assert_int_eq(store_reqs_count(st), 1);
+	ck_assert_int_eq(store_count_add(st, &a, 2, &total), BART_OK);
+	ck_assert_int_eq(total, 2);
+	ck_assert_int_eq(store_reqs_count(st), 1);
+	/* The same numbers for a chat line are another request. */
+	ck_assert_int_eq(store_chat_add(st, &a, 1, "n", "h", "t", &seq),
+	    BART_OK);
+	ck_assert_int_eq(store_chat_add(st, &a, 1, "n", "h", "t", &seq),
+	    BART_OK);
+	ck_assert_uint_eq(seq, 1);
+	ck_assert_int_eq(store_reqs_count(st), 2);
+	/* No identity, a refused change, or a read: nothing to keep. */
+	ck_assert_int_eq(store_count_add(st, &z, 1, &total), BART_OK);
+	ck_assert_int_eq(store_count_add(st, NULL, 1, &total), BART_OK);
+	ck_assert_int_eq(store_count_add(st, &b, -1, &total),
+	    BART_ENEGATIVE);
+	ck_assert_int_eq(store_count_add(st, &b, 0, &total), BART_OK);
+	ck_assert_int_eq(total, 4);
+	ck_assert_int_eq(store_count_set(st, INT64_MAX), 0);
+	ck_assert_int_eq(store_count_add(st, &b, 1, &total),
+	    BART_EOVERFLOW);
+	ck_assert_int_eq(store_reqs_count(st), 2);
+}
+END_TEST
+
+/* store_reqs_trim keeps at most MAX identities; the rest run again. */
+START_TEST(id_trim_bound)
+{
+	bart_reqid	id = { 7, 0 };
+	int64_t		total = -1;
+	int		i, reran = 0;
+
+	for (i = 1; i <= 10; i++) {
+		id.seq = (uint64_t)i;
+		ck_assert_int_eq(store_count_add(st, &id, 1, &total), BART_OK);
+		ck_assert_int_eq(total, i);
+	}
+	ck_assert_int_eq(store_reqs_count(st), 10);
+	ck_assert_int_eq(store_reqs_trim(st, 20), 0);
+	ck_assert_int_eq(store_reqs_trim(st, 10), 0);
+	ck_assert_int_eq(store_reqs_count(st), 10);
+	ck_assert_int_eq(store_reqs_trim(st, 4), 0);
+	ck_assert_int_eq(store_reqs_count(st), 4);
+	for (i = 1; i <= 10; i++) {
+		id.seq = (uint64_t)i;
+		ck_assert_int_eq(store_count_add(st, &id, 1, &total), BART_OK);
+		if (total > 10)
+			reran++;
+		else
+			ck_assert_int_eq(total, i);	/* the first answer */
+	}
+	ck_assert_int_eq(reran, 6);
+	ck_assert_int_eq(store_count_get(st), 16);
+	ck_assert_int_eq(store_reqs_count(st), 10);
+	ck_assert_int_eq(store_reqs_trim(st, 0), 0);
+	ck_assert_int_eq(store_reqs_count(st), 0);
+	ck_assert_int_eq(store_count_add(st, &id, 1, &total), BART_OK);
+	ck_assert_int_eq(total, 17);
+}
+END_TEST
+
+START_TEST(id_prune_counts)
+{
+	bart_reqid	id = { 9, 0 };
+	int64_t		total;
+	int		i;
+
+	for (i = 1; i <= 5; i++) {
+		id.seq = (uint64_t)i;
+		ck_assert_int_eq(store_count_add(st, &id, 1, &total), BART_OK);
+	}
+	ck_assert_int_eq(store_prune(st, (int64_t)time(NULL) - 600), 0);
+	ck_assert_int_eq(store_reqs_count(st), 5);
+	ck_assert_int_eq(store_prune(st, (int64_t)time(NULL) + 1), 0);
+	ck_assert_int_eq(store_reqs_count(st), 0);
+	ck_assert_int_eq(store_count_get(st), 5);
+}
+END_TEST
+
 Suite *
 store_suite(void)
 {
@@ -463,6 +553,12 @@ store_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, prune_forgets);
 	tcase_add_test(tc, open_bad_path);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("identity");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, id_what_is_remembered);
+	tcase_add_test(tc, id_trim_bound);
+	tcase_add_test(tc, id_prune_counts);
 	suite_add_tcase(s, tc);
 	return s;
 }
