@@ -140,7 +140,8 @@ run: deps all
 	    -s $(RUN_STATE)/bart_svc.sock $(ARGS)
 
 DEB_PKGS := build-essential pkg-config rpcbind libtirpc-dev libsqlite3-dev sqlite3 \
-	    check libedit-dev iproute2 util-linux nftables procps mandoc systemd
+	    check libedit-dev iproute2 util-linux nftables procps mandoc systemd \
+	    tmux
 deps:
 	@tools/deps.sh $(DEB_PKGS)
 

@@ -30,6 +30,7 @@
 #define RESUB_EVERY_US	30000000	/* poll mode: try push again */
 #define MAX_PENDING	256
 #define LINE_MAX_BYTES	4096
+#define PROMPT		"> "
 
 enum chat_state {
 	CS_PROBING,		/* subscribed; server probing our callback */
@@ -56,6 +57,7 @@ struct chat {
 	struct pending	 pend[MAX_PENDING];
 	int		 npend;
 	int		 tty;
+	int		 entered;	/* the handler took a line */
 	int		 eof;
 	char		 inbuf[LINE_MAX_BYTES];
 	size_t		 inlen;
@@ -80,28 +82,21 @@ note(const char *fmt, const char *what)
 	fprintf(stderr, "%s%s\n", fmt, what ? what : "");
 }
 
-/* Print one line without garbling what the user is typing. */
+/*
+ * Print one line without garbling what the user is typing: clear the
+ * input line, print, and have libedit draw prompt and input again.  The
+ * line buffer itself is never touched (libedit's rl_replace_line leaves
+ * its editor out of step).
+ */
 static void
 show(struct chat *ch, const char *name, const char *text)
 {
-	char	*saved = NULL;
-	int	 point = 0;
-
-	if (ch->tty) {
-		saved = rl_copy_text(0, rl_end);
-		point = rl_point;
-		rl_replace_line("", 0);
-		rl_redisplay();
+	if (ch->tty)
 		fputs("\r\033[K", stdout);
-	}
 	printf("[%s] %s\n", name, text);
 	fflush(stdout);
-	if (ch->tty) {
-		rl_replace_line(saved ? saved : "", 0);
-		rl_point = point;
+	if (ch->tty)
 		rl_forced_update_display();
-		free(saved);
-	}
 }
 
 /* Print messages in order, once; 1 if a gap must be filled first. */
@@ -361,8 +356,31 @@ on_readline(char *line)
 		chat->eof = 1;
 		return;
 	}
+	chat->entered = 1;
 	queue_line(chat, line);
 	free(line);
+}
+
+/*
+ * libedit reads its keys through here.  Its callback mode does not hand
+ * EOF to the handler reliably (after a line, ^D may land in the middle
+ * of a key sequence), so Ctrl-D is ours: it leaves the chat, whatever
+ * was typed on the line.  A closed terminal (read 0 or an error) too.
+ */
+static int
+tty_getc(FILE *f)
+{
+	unsigned char	c;
+	ssize_t		n;
+
+	do
+		n = read(fileno(f), &c, 1);
+	while (n == -1 && errno == EINTR);
+	if (n != 1 || c == 0x04) {
+		chat->eof = 1;
+		return EOF;
+	}
+	return c;
 }
 
 /* Pipe mode: plain lines, for scripts. */
@@ -481,8 +499,21 @@ loop(struct chat *ch)
 			break;
 		if (r > 0 && pfds[in].revents != 0) {
 			r--;
-			if (ch->tty)
+			if (ch->tty) {
+				ch->entered = 0;	/* the handler may set it */
 				rl_callback_read_char();
+				/*
+				 * A fresh editor for the next line: libedit
+				 * keeps the old line, and its key state, until
+				 * the next key otherwise.
+				 */
+				if (ch->entered && !ch->eof) {
+					rl_callback_handler_remove();
+					rl_callback_handler_install(PROMPT,
+					    on_readline);
+					ch->entered = 0;
+				}
+			}
 			else
 				read_plain(ch);
 		}
@@ -538,7 +569,8 @@ chatui_run(struct conn *c, const char *name)
 	ch.tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 	if (ch.tty) {
 		rl_catch_signals = 0;
-		rl_callback_handler_install("> ", on_readline);
+		rl_getc_function = tty_getc;
+		rl_callback_handler_install(PROMPT, on_readline);
 	}
 	loop(&ch);
 	if (ch.tty) {
