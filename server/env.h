@@ -37,7 +37,7 @@ struct env {
 	struct push		*push;
 	time_t			 started;
 	struct xprt		 xprts[SVC_MAX_XPRT];
-	struct conns		*conns;		/* svc.c */
+	struct conns		*conns;		/* conns.c */
 	struct drc		*drc;		/* proc.c: UDP replies */
 	int			 nxprts;
 	int			 ready_fd;	/* daemon(): tell the parent */

@@ -14,11 +14,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "conns.h"
 #include "counter.h"
 #include "drc.h"
 #include "log.h"
+#include "peer.h"
 #include "proc.h"
-#include "svc.h"
 #include "util.h"
 
 #define DGRAM_REPLY_BUDGET	7600	/* libtirpc UDP buffers: 8800 */
@@ -218,7 +219,7 @@ do_chat_subscribe(void *argp, void *resp, struct svc_req *rq)
 	    (struct sockaddr *)&ss)) != BART_OK)
 		return;
 	r->status = push_subscribe(env->push, (struct sockaddr *)&ss, len,
-	    svc_caller_uid(rq->rq_xprt), a->cb_prog, a->cb_vers,
+	    peer_uid(rq->rq_xprt), a->cb_prog, a->cb_vers,
 	    a->last_seen, &r->chat_sub_res_u.ok);
 }
 
@@ -349,7 +350,7 @@ proc_dispatch(struct svc_req *rq, SVCXPRT *xprt)
 	}
 	memset(&arg, 0, sizeof(arg));
 	if (!svc_getargs(xprt, p->xargs, (char *)&arg) ||
-	    !svc_dgram_args_ok(xprt, p->xargs)) {
+	    !conns_dgram_args_ok(xprt, p->xargs)) {
 		svcerr_decode(xprt);
 		/* libtirpc leaves a partial decode allocated: free it. */
 		svc_freeargs(xprt, p->xargs, (char *)&arg);

@@ -1,0 +1,11 @@
+/* peer.h: the uid of a caller on this host. */
+#ifndef BART_PEER_H
+#define BART_PEER_H
+
+#include <rpc/rpc.h>
+
+#define PEER_REMOTE		(-1L)	/* peer_uid: another host */
+#define PEER_UID_UNKNOWN	(-2L)	/* this host, uid not known */
+long	peer_uid(SVCXPRT *);
+
+#endif
