@@ -58,6 +58,7 @@ struct chat {
 	int		 npend;
 	int		 tty;
 	int		 entered;	/* the handler took a line */
+	int		 refused;	/* exit code of a refused line */
 	int		 eof;
 	char		 inbuf[LINE_MAX_BYTES];
 	size_t		 inlen;
@@ -321,7 +322,7 @@ flush_pending(struct chat *ch)
 			return;
 		}
 		if (r.status != BART_OK)
-			conn_status(ch->c, r.status);
+			ch->refused = conn_status(ch->c, r.status);
 		free(ch->pend[0].text);
 		memmove(&ch->pend[0], &ch->pend[1],
 		    (size_t)(--ch->npend) * sizeof(ch->pend[0]));
@@ -335,7 +336,7 @@ queue_line(struct chat *ch, const char *line)
 	if (*line == '\0')
 		return;
 	if (strlen(line) > BART_TEXT_WIRE) {
-		conn_status(ch->c, BART_ETEXT);
+		ch->refused = conn_status(ch->c, BART_ETEXT);
 		return;
 	}
 	if (ch->npend == MAX_PENDING) {
@@ -587,5 +588,8 @@ chatui_run(struct conn *c, const char *name)
 	unsubscribe(&ch);
 	callback_close(&ch.cb);
 	chat = NULL;
-	return ch.npend > 0 ? EX_TEMPFAIL : 0;
+	/* A line lost or refused: scripts must see it in the exit code. */
+	if (ch.npend > 0)
+		return EX_TEMPFAIL;
+	return ch.refused;
 }

@@ -177,6 +177,10 @@ cmd_parse_history(struct opts *o, struct cmd_args *ca)
 	ca->n = HISTORY_DEFAULT;
 	ca->have_since = 0;
 	for (i = 0; i < o->argc; i++) {
+		if (strcmp(o->argv[i], "-n") != 0 &&
+		    strcmp(o->argv[i], "--since") != 0)
+			return usage_error("%s: unknown history option",
+			    o->argv[i]);
 		if (i + 1 >= o->argc)
 			return usage_error("%s: needs a value", o->argv[i]);
 		if (strcmp(o->argv[i], "-n") == 0) {
@@ -190,9 +194,7 @@ cmd_parse_history(struct opts *o, struct cmd_args *ca)
 				    "sequence number", o->argv[i]);
 			ca->since = (uint64_t)v;
 			ca->have_since = 1;
-		} else
-			return usage_error("%s: unknown history option",
-			    o->argv[i]);
+		}
 	}
 	return 0;
 }

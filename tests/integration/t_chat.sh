@@ -101,6 +101,9 @@ expect_run "control character in name refused" 65 "" "invalid name" \
 expect_run "newline in text refused" 65 "" "invalid text" clnt localhost say alice "$(printf 'a\nb')"
 expect_run "empty text refused" 65 "" "invalid text" clnt localhost say alice ""
 expect_run "UTF-8 accepted" 0 "stored" "" clnt localhost say "zoë" "grüße ✓"
+printf 'bad\001line\n' >"$T/badline"
+expect_run "chat: a refused line says why and sets the exit code" 65 "" \
+    "invalid text" sh -c "\"$BIN/bart_clnt\" localhost chat zed <'$T/badline'"
 after=$(clnt localhost stats | awk '/^messages:/ {print $2}')
 expect_eq "only the valid message was stored" $((before + 1)) "$after"
 expect_run "callback program outside transient range" 0 "transient range .*\(6\)" "" \
