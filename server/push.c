@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "peer.h"
 #include "push.h"
 #include "util.h"
 
@@ -446,11 +447,6 @@ out:
 	return NULL;
 }
 
-/*
- * UID is the subscriber's uid if it runs on this host (the callback
- * must then be registered by that uid), -1 if it is on another host,
- * -2 if it is local but its uid cannot be told (refused).
- */
 /* Caller holds mu.  Are PEER's or all live subscriptions at a cap? */
 static int
 over_cap(struct push *p, const struct sockaddr *peer)
@@ -483,6 +479,12 @@ push_admit(struct push *p, const struct sockaddr *peer)
 	return st;
 }
 
+/*
+ * UID is the subscriber's uid if it runs on this host (the callback
+ * must then be registered by that uid), PEER_REMOTE if it is on
+ * another host, PEER_UID_UNKNOWN if it is local but its uid cannot be
+ * told (refused).
+ */
 bart_status
 push_subscribe(struct push *p, const struct sockaddr *peer, socklen_t len,
     long uid, uint32_t prog, uint32_t vers, uint64_t last_seen,
@@ -496,7 +498,7 @@ push_subscribe(struct push *p, const struct sockaddr *peer, socklen_t len,
 		return BART_ECBPROG;
 	if (len > sizeof(struct sockaddr_storage))
 		return BART_EINVAL;
-	if (uid < -1) {
+	if (uid == PEER_UID_UNKNOWN) {
 		log_info("subscription from a local caller of unknown uid: "
 		    "refused");
 		return BART_ECBNOTREG;
