@@ -83,15 +83,17 @@ caller_addr(struct svc_req *rq, struct sockaddr_storage *ss)
 	return nb->len;
 }
 
+/* Is XPRT one of our UDP transports?  No syscall: a look at env. */
 static int
-is_datagram(SVCXPRT *xprt)
+dgram_xprt(SVCXPRT *xprt)
 {
-	int		type = 0;
-	socklen_t	len = sizeof(type);
+	int	i;
 
-	if (getsockopt(xprt->xp_fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1)
-		return 1;
-	return type == SOCK_DGRAM;
+	for (i = 0; i < env->nxprts; i++)
+		if (env->xprts[i].xprt == xprt)
+			return env->xprts[i].nconf->nc_semantics ==
+			    NC_TPI_CLTS;
+	return 0;
 }
 
 static void
@@ -182,7 +184,7 @@ do_chat_since(void *argp, void *resp, struct svc_req *rq)
 	if (max > BART_BATCH_MAX)
 		max = BART_BATCH_MAX;
 	memset(&f, 0, sizeof(f));
-	f.budget = is_datagram(rq->rq_xprt) ? DGRAM_REPLY_BUDGET :
+	f.budget = dgram_xprt(rq->rq_xprt) ? DGRAM_REPLY_BUDGET :
 	    STREAM_REPLY_BUDGET;
 	ok->newest = store_chat_newest(env->store);
 	if (max > 0 && (f.msgs = calloc(max, sizeof(chat_msg))) == NULL) {
@@ -310,18 +312,6 @@ reply_cached(rpcproc_t proc)
 	    proc == CHAT_UNSUBSCRIBE;
 }
 
-/* Is XPRT one of our UDP transports?  No syscall: a look at env. */
-static int
-dgram_xprt(SVCXPRT *xprt)
-{
-	int	i;
-
-	for (i = 0; i < env->nxprts; i++)
-		if (env->xprts[i].xprt == xprt)
-			return env->xprts[i].nconf->nc_semantics ==
-			    NC_TPI_CLTS;
-	return 0;
-}
 
 void
 proc_dispatch(struct svc_req *rq, SVCXPRT *xprt)

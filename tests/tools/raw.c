@@ -534,6 +534,20 @@ send_tiny_frags(int fd, const struct buf *b, size_t sz)
 	return 0;
 }
 
+/* After bytes that are no call: did the server reply, close or ignore? */
+static int
+report_raw(int fd, const char *what)
+{
+	struct buf	r;
+	int		rc;
+
+	rc = xrecv(fd, &r, opt_tmo);
+	printf("%s: %s\n", what, rc == 0 ? "reply" :
+	    rc == -1 ? "closed" : "noreply");
+	close(fd);
+	return 0;
+}
+
 static int
 cmd_garbage(const char *what, const char *kind)
 {
@@ -553,11 +567,7 @@ cmd_garbage(const char *what, const char *kind)
 		b.n = 200;
 		if (!is_dgram(fd)) {		/* raw bytes, no record mark */
 			write_all(fd, b.b, b.n);
-			rc = xrecv(fd, &r, opt_tmo);
-			printf("%s: %s\n", what, rc == 0 ? "reply" :
-			    rc == -1 ? "closed" : "noreply");
-			close(fd);
-			return 0;
+			return report_raw(fd, what);
 		}
 	} else if (strcmp(what, "rpcvers") == 0) {
 		call_hdr(&b, 3, BART_PROG, BART_VERS, NULLPROC);
@@ -629,11 +639,7 @@ cmd_garbage(const char *what, const char *kind)
 			if (write_all(fd, &rm, 4) == -1)
 				break;
 		write_all(fd, b.b, b.n);
-		rc = xrecv(fd, &r, opt_tmo);
-		printf("%s: %s\n", what, rc == 0 ? "reply" :
-		    rc == -1 ? "closed" : "noreply");
-		close(fd);
-		return 0;
+		return report_raw(fd, what);
 	} else if (strcmp(what, "tinyfrags") == 0 ||
 	    strcmp(what, "frags4") == 0 || strcmp(what, "bytewise") == 0) {
 		bart_call(&b, STATS);
