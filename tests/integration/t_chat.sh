@@ -85,8 +85,10 @@ if wait_for 30 got_all s; then ok "stopped subscriber caught up after SIGCONT"; 
 sleep 1
 expect_eq "stopped subscriber: in order, exactly once" "$expected" \
     "$(grep '^\[alice\] msg-' "$T/s.out")"
-grep -q "dropped" "$T/svc.log" && ok "server logged the dropped subscriber" ||
-	ok "stopped subscriber was not dropped (caught up in time)"
+# Either outcome is right (dropped and re-subscribed, or caught up in
+# time); the checks above are what matter.  Say which one happened.
+grep -q "dropped" "$T/svc.log" && echo "# the stopped subscriber was dropped" ||
+	echo "# the stopped subscriber was not dropped (caught up in time)"
 
 # --- refused input: clear status, nothing stored ------------------------
 before=$(clnt localhost stats | awk '/^messages:/ {print $2}')

@@ -64,8 +64,8 @@ for n in 1 2 3 4; do
 		echo "#   acked:  $(head -c 300 <<<"$want")"; echo "#   stored: $(head -c 300 <<<"$got")"
 	fi
 done
-grep -q "^F$\|^G " "$T"/worker.* && ok "the kill hit calls in flight" ||
-	ok "no call was in flight at the kill (client resends covered it)"
+grep -q "^F$\|^G " "$T"/worker.* && echo "# the kill hit calls in flight" ||
+	echo "# no call was in flight at the kill (client resends covered it)"
 
 # --- disk full ----------------------------------------------------------
 stop_svc
