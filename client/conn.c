@@ -510,6 +510,10 @@ conn_status(struct conn *c, bart_status st)
 	switch (st) {
 	case BART_ESTORE:
 		return EX_IOERR;
+	case BART_EUNKNOWN:
+	case BART_ERATE:
+		return EX_TEMPFAIL;
+	case BART_EUSESTREAM:
 	case BART_ECBRPCBIND:
 	case BART_ECBNOTREG:
 	case BART_ECBNOANSWER:

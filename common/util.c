@@ -55,6 +55,15 @@ util_status_str(bart_status st)
 		return "invalid argument";
 	case BART_ECBDROPPED:
 		return "subscription dropped after repeated delivery failures";
+	case BART_EUNKNOWN:
+		return "the server could not confirm its commit: the change "
+		    "may or may not be stored (the same call resent will "
+		    "tell)";
+	case BART_ERATE:
+		return "too many requests of this kind from this client; "
+		    "try again shortly";
+	case BART_EUSESTREAM:
+		return "the reply is too large for UDP; use -T tcp";
 	}
 	return "unknown status";
 }

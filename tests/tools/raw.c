@@ -896,7 +896,7 @@ cmd_subscribe(uint32_t prog, const char *kind)
 static int
 cmd_subflood(int n, uint32_t prog, const char *kind)
 {
-	unsigned int	count[BART_ECBDROPPED + 2];
+	unsigned int	count[BART_EUSESTREAM + 2];
 	uint32_t	st;
 	int		fd, i;
 
@@ -911,7 +911,7 @@ cmd_subflood(int n, uint32_t prog, const char *kind)
 		if (sub_call(fd, CHAT_SUBSCRIBE, prog, NULL, &st, NULL,
 		    NULL) == -1)
 			break;
-		count[st <= BART_ECBDROPPED ? st : BART_ECBDROPPED + 1]++;
+		count[st <= BART_EUSESTREAM ? st : BART_EUSESTREAM + 1]++;
 	}
 	printf("subflood: sent=%d ok=%u toomany=%u other=%u\n", i,
 	    count[BART_OK], count[BART_ETOOMANY],

@@ -381,7 +381,7 @@ START_TEST(rt_bart_res)
 	bart_res	r, o;
 	int		s;
 
-	for (s = BART_OK; s <= BART_ECBDROPPED; s++) {
+	for (s = BART_OK; s <= BART_EUSESTREAM; s++) {
 		r.status = (bart_status)s;
 		ck_assert_uint_eq(round_trip((xdrproc_t)xdr_bart_res, &r, &o,
 		    sizeof(o)), 4);
