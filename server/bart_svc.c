@@ -15,6 +15,7 @@
 #include "env.h"
 #include "log.h"
 #include "proc.h"
+#include "reg.h"
 #include "svc.h"
 #include "util.h"
 
@@ -209,7 +210,8 @@ ring_row(void *arg, uint64_t seq, int64_t when, const char *name,
 static void
 cleanup(struct env *e, int pidfd)
 {
-	svc_close(e);			/* ORDER: unregister first */
+	reg_exit(e->reg);		/* ORDER: unregister first */
+	svc_close(e);
 	proc_exit(e);			/* ORDER: no dispatch after svc_close */
 	push_exit(e->push);
 	chat_exit(e->ring);
@@ -249,11 +251,15 @@ main(int argc, char **argv)
 	e.started = time(NULL);
 	if (daemon_state_dir(e.state_dir, uid, gid) == -1)
 		fatalx("cannot prepare state directory %s", e.state_dir);
-	/* ORDER: before svc_open, which unsets "stale" registrations. */
+	/* ORDER: before reg_claim, which unsets "stale" registrations. */
 	if (daemon_lock_state(e.state_dir) == -1)
 		exit(1);
-	if (svc_open(&e) == -1)		/* ORDER: root: bind, unset stale */
+	if (reg_claim() == -1)		/* ORDER: root: unset stale */
+		exit(1);
+	if (svc_open(&e) == -1)		/* ORDER: root: bind */
 		fatalx("cannot create transports");
+	if ((e.reg = reg_init(&e.listen)) == NULL)
+		fatalx("out of memory");
 	if (e.user != NULL && geteuid() == 0 &&
 	    daemon_drop(e.user, uid, gid) == -1)
 		exit(1);
@@ -266,7 +272,9 @@ main(int argc, char **argv)
 	newest = store_chat_newest(e.store);
 	store_chat_since(e.store, newest > RING_SIZE ? newest - RING_SIZE : 0,
 	    RING_SIZE, ring_row, e.ring);
-	if (svc_publish(&e) == -1)	/* ORDER: as the user we run as */
+	if (svc_publish(&e) == -1)	/* ORDER: dispatcher before rpcbind */
+		exit(1);
+	if (reg_publish(e.reg) == -1)	/* ORDER: as the user we run as */
 		exit(1);
 	log_info("serving program %u, state in %s", BART_PROG, e.state_dir);
 	daemon_ready(e.ready_fd);

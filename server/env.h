@@ -5,15 +5,16 @@
 #include <time.h>
 
 #include "chat.h"
+#include "listen.h"
 #include "push.h"
 #include "store.h"
 
-#define SVC_MAX_XPRT	8
+#define SVC_MAX_XPRT	LISTEN_MAX
 
 struct xprt {
 	SVCXPRT			*xprt;
-	struct netconfig	*nconf;
-	int			 registered;
+	struct netconfig	*nconf;		/* the listen entry's */
+	int			 registered;	/* dispatcher installed */
 };
 
 struct env {
@@ -38,6 +39,8 @@ struct env {
 	time_t			 started;
 	struct xprt		 xprts[SVC_MAX_XPRT];
 	struct conns		*conns;		/* conns.c */
+	struct listen_set	 listen;	/* listen.c: the sockets */
+	struct reg		*reg;		/* reg.c: rpcbind entries */
 	struct drc		*drc;		/* proc.c: UDP replies */
 	int			 nxprts;
 	int			 ready_fd;	/* daemon(): tell the parent */

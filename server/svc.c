@@ -1,12 +1,9 @@
 /*
- * svc.c: bart's transports (tcp, udp, their IPv6 twins, and AF_UNIX),
- * their rpcbind registrations, and the poll() loop that replaces
- * svc_run() so that signals, timers and re-registration share it.
+ * svc.c: bart's transports on the sockets listen.c opened, and the
+ * poll() loop that replaces svc_run() so that signals, timers and
+ * re-registration (reg.c) share it.
  */
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <netinet/in.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -21,8 +18,10 @@
 
 #include "conns.h"
 #include "daemon.h"
+#include "listen.h"
 #include "log.h"
 #include "proc.h"
+#include "reg.h"
 #include "svc.h"
 #include "util.h"
 
@@ -43,75 +42,6 @@
 /* libtirpc's private idle sweeper; rpcbind calls it the same way. */
 extern bool_t __svc_clean_idle(fd_set *, int, bool_t);
 
-static const char *const netids[] = { "tcp", "udp", "tcp6", "udp6",
-    "local" };
-
-static int
-open_inet(struct env *e, struct netconfig *nc)
-{
-	struct sockaddr_storage	 ss;
-	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
-	socklen_t		 len;
-	int			 fd, af, type, on = 1;
-
-	af = strcmp(nc->nc_protofmly, NC_INET6) == 0 ? AF_INET6 : AF_INET;
-	type = nc->nc_semantics == NC_TPI_CLTS ? SOCK_DGRAM : SOCK_STREAM;
-	/*
-	 * Non-blocking: libtirpc accept()s after poll() said readable; a
-	 * connection reset in between must not block the whole loop.
-	 */
-	if ((fd = socket(af, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1)
-		return -1;
-	memset(&ss, 0, sizeof(ss));
-	if (af == AF_INET6) {
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)e->port);
-		sin6->sin6_addr = in6addr_any;
-		len = sizeof(*sin6);
-	} else {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)e->port);
-		sin->sin_addr.s_addr = htonl(INADDR_ANY);
-		len = sizeof(*sin);
-	}
-	if (type == SOCK_STREAM)
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	if (bind(fd, (struct sockaddr *)&ss, len) == -1 ||
-	    (type == SOCK_STREAM && listen(fd, SOMAXCONN) == -1)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static int
-open_local(struct env *e)
-{
-	struct sockaddr_un	sun;
-	int			fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(e->sock_path) >= sizeof(sun.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	strcpy(sun.sun_path, e->sock_path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0)) == -1)
-		return -1;
-	unlink(e->sock_path);		/* left by a killed daemon */
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    chmod(e->sock_path, 0666) == -1 || listen(fd, SOMAXCONN) == -1) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-
 /* Every dispatched call marks its connection as in use. */
 static void
 svc_dispatch(struct svc_req *rq, SVCXPRT *xprt)
@@ -120,18 +50,14 @@ svc_dispatch(struct svc_req *rq, SVCXPRT *xprt)
 	proc_dispatch(rq, xprt);
 }
 
-/*
- * Create every transport and remove stale registrations of our
- * program (a killed daemon leaves them).  ORDER: runs as root, before
- * privileges are dropped, so the unset may remove root-owned entries.
- */
+/* Create a transport on every socket listen.c opened. */
 int
 svc_open(struct env *e)
 {
-	struct netconfig	*nc;
+	struct listen_conf	 lc;
+	struct listen_ent	*le;
 	struct xprt		*x;
-	size_t			 i;
-	int			 fd, maxrec = MAX_RECORD;
+	int			 i, maxrec = MAX_RECORD;
 
 	/*
 	 * ORDER: before any transport exists.  conns_init raises the fd
@@ -142,27 +68,22 @@ svc_open(struct env *e)
 	if ((e->conns = conns_init(e)) == NULL)
 		return -1;
 	rpc_control(RPC_SVC_CONNMAXREC_SET, &maxrec);
-	for (i = 0; i < sizeof(netids) / sizeof(netids[0]); i++) {
-		if ((nc = getnetconfigent(netids[i])) == NULL)
-			continue;
-		rpcb_unset(BART_PROG, BART_VERS, nc);
-		if (strcmp(nc->nc_protofmly, NC_LOOPBACK) == 0)
-			fd = open_local(e);
-		else
-			fd = open_inet(e, nc);
-		if (fd == -1) {
-			log_warn("transport %s unavailable", netids[i]);
-			freenetconfigent(nc);
-			continue;
-		}
+	memset(&lc, 0, sizeof(lc));
+	lc.port = e->port;
+	lc.sock_path = e->sock_path;
+	if (listen_open(&e->listen, &lc) == -1)
+		return -1;
+	for (i = 0; i < e->listen.n; i++) {
+		le = &e->listen.ent[i];
 		x = &e->xprts[e->nxprts];
-		if ((x->xprt = svc_tli_create(fd, nc, NULL, 0, 0)) == NULL) {
-			log_warnx("svc_tli_create %s failed", netids[i]);
-			close(fd);
-			freenetconfigent(nc);
+		if ((x->xprt = svc_tli_create(le->fd, le->nconf, NULL, 0,
+		    0)) == NULL) {
+			log_warnx("svc_tli_create %s failed",
+			    le->nconf->nc_netid);
+			close(le->fd);
 			continue;
 		}
-		x->nconf = nc;
+		x->nconf = le->nconf;
 		e->nxprts++;
 	}
 	if (e->nxprts == 0) {
@@ -172,73 +93,27 @@ svc_open(struct env *e)
 	return 0;
 }
 
-/* Register every transport with rpcbind; fails if none registers. */
+/*
+ * Install our dispatcher on every transport.  Only the callout:
+ * rpcbind hears of us from reg.c.
+ */
 int
 svc_publish(struct env *e)
 {
 	struct xprt	*x;
-	int		 i, n = 0;
+	int		 i;
 
 	proc_init(e);
 	for (i = 0; i < e->nxprts; i++) {
 		x = &e->xprts[i];
 		if (!svc_reg(x->xprt, BART_PROG, BART_VERS, svc_dispatch,
-		    x->nconf)) {
-			log_warnx("cannot register with rpcbind on %s",
-			    x->nconf->nc_netid);
-			continue;
+		    NULL)) {
+			log_warnx("svc_reg %s failed", x->nconf->nc_netid);
+			return -1;
 		}
 		x->registered = 1;
-		n++;
 	}
-	if (n == 0) {
-		log_warnx("cannot register program %u with rpcbind "
-		    "(is rpcbind running?)", BART_PROG);
-		return -1;
-	}
-	log_info("program %u version %u registered on %d transports",
-	    BART_PROG, BART_VERS, n);
 	return 0;
-}
-
-/*
- * rpcbind forgets everything when it is killed or restarted without
- * -w.  Ask it cheaply whether it still knows us; if not, set again.
- */
-static void
-svc_recheck(struct env *e)
-{
-	struct netbuf	 nb;
-	struct sockaddr_storage ss;
-	struct xprt	*x = NULL;
-	int		 i, n = 0;
-
-	/* Prefer local: libtirpc 1.3.3's rpcb_getaddr leaks 16 bytes per
-	 * call over tcp or udp, and this runs every 2 s for ever. */
-	for (i = 0; i < e->nxprts; i++)
-		if (e->xprts[i].registered && (x == NULL || strcmp(
-		    e->xprts[i].nconf->nc_protofmly, NC_LOOPBACK) == 0))
-			x = &e->xprts[i];
-	if (x == NULL)
-		return;
-	nb.buf = &ss;
-	nb.maxlen = sizeof(ss);
-	nb.len = 0;
-	if (rpcb_getaddr(BART_PROG, BART_VERS, x->nconf, &nb, "localhost"))
-		return;
-	if (rpc_createerr.cf_stat != RPC_PROGNOTREGISTERED &&
-	    rpc_createerr.cf_stat != RPC_PROGVERSMISMATCH)
-		return;			/* rpcbind down: try next time */
-	for (i = 0; i < e->nxprts; i++) {
-		x = &e->xprts[i];
-		if (!x->registered)
-			continue;
-		if (rpcb_set(BART_PROG, BART_VERS, x->nconf,
-		    &x->xprt->xp_ltaddr))
-			n++;
-	}
-	log_info("rpcbind had lost our registration; registered again "
-	    "on %d transports", n);
 }
 
 static void
@@ -246,7 +121,7 @@ housekeeping(struct env *e, uint64_t now, uint64_t *rereg, uint64_t *prune)
 {
 	push_reap(e->push);
 	if (now >= *rereg) {
-		svc_recheck(e);
+		reg_recheck(e->reg);
 		*rereg = now + REREG_EVERY_US;
 	}
 	if (now >= *prune) {
@@ -321,26 +196,16 @@ svc_loop(struct env *e)
 	free(pfds);
 }
 
-/* Unregister only our own entries, then close every transport. */
+/* Close every transport (reg_exit has unregistered them). */
 void
 svc_close(struct env *e)
 {
-	struct xprt	*x;
-	int		 i;
+	int	i;
 
-	for (i = 0; i < e->nxprts; i++) {
-		x = &e->xprts[i];
-		if (x->registered && !rpcb_unset(BART_PROG, BART_VERS,
-		    x->nconf))
-			log_warnx("could not unregister %s",
-			    x->nconf->nc_netid);
-		svc_destroy(x->xprt);
-		freenetconfigent(x->nconf);
-	}
+	for (i = 0; i < e->nxprts; i++)
+		svc_destroy(e->xprts[i].xprt);
 	e->nxprts = 0;
+	listen_close(&e->listen);
 	conns_exit(e->conns);
 	e->conns = NULL;
-	if (e->sock_path != NULL && unlink(e->sock_path) == -1 &&
-	    errno != ENOENT)
-		log_debug("cannot remove %s", e->sock_path);
 }

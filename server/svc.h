@@ -1,4 +1,4 @@
-/* svc.h: transports, rpcbind registration and the event loop. */
+/* svc.h: transports and the event loop. */
 #ifndef BART_SVC_H
 #define BART_SVC_H
 
