@@ -27,12 +27,15 @@ util_status_str(bart_status st)
 	case BART_EOVERFLOW:
 		return "the counter would overflow; nothing was changed";
 	case BART_ENAME:
-		return "invalid name: 1 to 32 bytes, no control characters";
+		return "invalid name: 1 to 32 bytes of UTF-8, no control "
+		    "characters (C0, DEL, C1)";
 	case BART_ETEXT:
-		return "invalid text: 1 to 512 bytes, no control characters";
+		return "invalid text: 1 to 512 bytes of UTF-8, no control "
+		    "characters (C0, DEL, C1)";
 	case BART_ESTORE:
-		return "the server could not store the change "
-		    "(disk full or read-only?); nothing was changed";
+		/* Also a failed read (history): true for both. */
+		return "the server's database failed (disk full, read-only, "
+		    "deleted or damaged?); nothing was changed";
 	case BART_ECBPROG:
 		return "callback program number outside the transient range "
 		    "0x40000000-0x5fffffff";
@@ -68,15 +71,76 @@ util_status_str(bart_status st)
 	return "unknown status";
 }
 
-/* Bytes below 0x20 and DEL are refused; UTF-8 passes through. */
+/*
+ * Length of the well-formed UTF-8 sequence at P (RFC 3629, table 3-7
+ * of the Unicode standard) and its code point in *CP; 0 if the bytes
+ * are not one: a stray continuation byte, an overlong form (C0, C1,
+ * E0 80..9F, F0 80..8F), a surrogate (ED A0..BF), beyond U+10FFFF
+ * (F4 90.., F5..FF), or a sequence cut short (the NUL ends it).
+ */
+static size_t
+utf8_seq(const unsigned char *p, uint32_t *cp)
+{
+	unsigned char	lo = 0x80, hi = 0xbf;
+	size_t		n, i;
+
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return 1;
+	}
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		n = 2;
+		*cp = p[0] & 0x1f;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		*cp = p[0] & 0x0f;
+		if (p[0] == 0xe0)
+			lo = 0xa0;
+		else if (p[0] == 0xed)
+			hi = 0x9f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		*cp = p[0] & 0x07;
+		if (p[0] == 0xf0)
+			lo = 0x90;
+		else if (p[0] == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if (p[i] < lo || p[i] > hi)
+			return 0;	/* also the NUL of a cut sequence */
+		*cp = (*cp << 6) | (p[i] & 0x3f);
+		lo = 0x80;
+		hi = 0xbf;
+	}
+	return n;
+}
+
+/*
+ * C0 (U+0000..U+001F), DEL and C1 (U+0080..U+009F): a terminal acts on
+ * them.  C1 counts both as a raw byte (which is not UTF-8 anyway) and
+ * encoded (C2 80..9F), since terminals in either mode take CSI 0x9B.
+ */
+static int
+is_control(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
+}
+
+/* 1 unless S is well-formed UTF-8 without control characters. */
 static int
 has_control(const char *s)
 {
-	const unsigned char *p;
+	const unsigned char	*p = (const unsigned char *)s;
+	uint32_t		 cp;
+	size_t			 n;
 
-	for (p = (const unsigned char *)s; *p != '\0'; p++)
-		if (*p < 0x20 || *p == 0x7f)
+	while (*p != '\0') {
+		if ((n = utf8_seq(p, &cp)) == 0 || is_control(cp))
 			return 1;
+		p += n;
+	}
 	return 0;
 }
 
@@ -106,14 +170,22 @@ util_check_text(const char *s)
 	return BART_OK;
 }
 
-/* Parse a whole decimal integer in [min, max]; 0 on success. */
+/*
+ * Parse a whole decimal integer in [min, max]; 0 on success.  Only an
+ * optional '-' and digits: no leading blanks or '+' (which strtoll
+ * would take), so " 5" on a command line is a mistake, not a 5.
+ */
 int
 util_parse_ll(const char *s, long long min, long long max, long long *out)
 {
 	char		*end;
 	long long	 v;
+	const char	*d;
 
-	if (s == NULL || *s == '\0')
+	if (s == NULL)
+		return -1;
+	d = *s == '-' ? s + 1 : s;
+	if (*d < '0' || *d > '9')
 		return -1;
 	errno = 0;
 	v = strtoll(s, &end, 10);
@@ -121,6 +193,45 @@ util_parse_ll(const char *s, long long min, long long max, long long *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+/*
+ * Copy S into BUF (LEN bytes, NUL-terminated) for display on a
+ * terminal: well-formed UTF-8 other than control characters as is,
+ * every other byte as \xHH.  Never splits an escape or a character;
+ * returns the bytes written (without the NUL).  Backslashes stay as
+ * they are: this is for safety, not a reversible encoding.  A BUF of
+ * 4 * strlen(S) + 1 bytes always holds all of S.
+ */
+size_t
+util_escape(const char *s, char *buf, size_t len)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const unsigned char	*p = (const unsigned char *)s;
+	uint32_t		 cp;
+	size_t			 n, o = 0;
+
+	if (len == 0)
+		return 0;
+	while (*p != '\0') {
+		if ((n = utf8_seq(p, &cp)) != 0 && !is_control(cp)) {
+			if (o + n >= len)
+				break;
+			memcpy(buf + o, p, n);
+			o += n;
+			p += n;
+			continue;
+		}
+		if (o + 4 >= len)
+			break;
+		buf[o++] = '\\';
+		buf[o++] = 'x';
+		buf[o++] = hex[*p >> 4];
+		buf[o++] = hex[*p & 0x0f];
+		p++;
+	}
+	buf[o] = '\0';
+	return o;
 }
 
 uint64_t

@@ -16,6 +16,7 @@ bart_status	 util_check_name(const char *);
 bart_status	 util_check_text(const char *);
 int		 util_parse_ll(const char *, long long, long long,
 		    long long *);
+size_t		 util_escape(const char *, char *, size_t);
 uint64_t	 util_now_us(void);
 void		 util_random(void *, size_t);
 uint64_t	 util_random_u64(void);
