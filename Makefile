@@ -6,10 +6,19 @@ SBINDIR    ?= $(PREFIX)/sbin
 BINDIR     ?= $(PREFIX)/bin
 MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
-UNITDIR    ?= /lib/systemd/system
 VERSION    := 0.1
 
+# Build flags as the GNU coding standards and dpkg-buildflags expect:
+# CC, CPPFLAGS, CFLAGS and LDFLAGS are the builder's (make CFLAGS=...,
+# or the environment); bart's own -std, defines and warnings are
+# appended.  -Werror only where warnings must stop the build (make check,
+# CI, a developer's make WERROR=-Werror), never in a user's or a
+# distribution's build with a newer compiler.  OPT replaces CFLAGS for
+# the sanitizer and fuzz trees.
 CC       ?= cc
+CFLAGS   ?= -O2 -g
+OPT      ?= $(CFLAGS)
+WERROR   ?=
 B        ?= build
 PKGS     := libtirpc sqlite3
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -18,15 +27,17 @@ CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 EDIT_LIBS    := $(shell pkg-config --libs libedit 2>/dev/null)
 
-WARN     := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
+WARN     := -Wall -Wextra $(WERROR) -Wstrict-prototypes -Wmissing-prototypes \
 	    -Wshadow -Wpointer-arith -Wcast-qual -Wwrite-strings -Wformat=2
-OPT      ?= -O2 -g
-BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -DBART_VERSION='"$(VERSION)"' $(OPT)
+BASE_CFLAGS := $(CPPFLAGS) -std=c11 -D_GNU_SOURCE \
+	    -DBART_VERSION='"$(VERSION)"' $(OPT)
 INC      := -I$(B) -Icommon -Iserver -Iclient $(PKG_CFLAGS)
 CFLAGS_OURS := $(BASE_CFLAGS) $(WARN) $(INC) $(EXTRA_CFLAGS)
 # rpcgen output trips -Wunused; it gets looser flags of its own.
 CFLAGS_GEN  := $(BASE_CFLAGS) -w $(INC) $(EXTRA_CFLAGS)
 LDLIBS   := $(PKG_LIBS) -lpthread $(EXTRA_LDFLAGS)
+# Link lines get the compile flags too (-flto, -fsanitize, -fPIE).
+LINK     := $(CC) $(OPT) $(LDFLAGS)
 
 GEN_H    := $(B)/bart.h
 GEN_XDR  := $(B)/bart_xdr.c
@@ -48,6 +59,18 @@ CLIENT_OBJ := $(call objs,$(CLIENT_LIB))
 
 PROGS := $(B)/bart_svc $(B)/bart_clnt
 
+# Objects depend on the flags they were built with (git's GIT-CFLAGS
+# idiom): a make check after a plain make recompiles with -Werror
+# instead of trusting objects built without it.
+FLAGS_STAMP := $(B)/flags.stamp
+FLAGS_NOW   := $(CC) $(CFLAGS_OURS) | $(CFLAGS_GEN)
+$(FLAGS_STAMP): FORCE
+	@mkdir -p $(B)
+	@if [ "$$(cat $@ 2>/dev/null)" != '$(subst ','\'',$(FLAGS_NOW))' ]; \
+	then printf '%s\n' '$(subst ','\'',$(FLAGS_NOW))' >$@; fi
+.PHONY: FORCE
+FORCE:
+
 .PHONY: all check unit integration asan run deps clean testtools
 all: $(PROGS)
 
@@ -59,42 +82,55 @@ $(GEN_XDR): bart.x $(GEN_H)
 $(GEN_CLNT): bart.x $(GEN_H)
 	rm -f $@ && rpcgen -M -l -o $@ bart.x
 
-$(O)/gen/%.o: $(B)/%.c $(GEN_H)
+$(O)/gen/%.o: $(B)/%.c $(GEN_H) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_GEN) -c -o $@ $<
 
-$(O)/%.o: %.c $(GEN_H)
+$(O)/%.o: %.c $(GEN_H) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_OURS) -MMD -MP -c -o $@ $<
 
 $(B)/bart_svc: $(O)/server/bart_svc.o $(SERVER_OBJ) $(COMMON_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK) -o $@ $^ $(LDLIBS)
 
-# bart_clnt is linked statically: as a dynamic program a one-shot
-# command spends most of its life in the loader (libtirpc pulls in the
-# Kerberos/GSS libraries, libedit four more).  client/nogss.c stands in
-# for the GSS calls libtirpc.a refers to and bart never makes.  glibc's
-# static NSS still resolves names (files and dns are built in).  Set
-# CLNT_STATIC=0 for a dynamic one; sanitizer builds are always dynamic.
+# bart_clnt is linked dynamically, as a distribution wants it (security
+# updates of libc and libtirpc reach it).  CLNT_STATIC=1 links it
+# statically instead: a dynamic one-shot command spends much of its life
+# in the loader (libtirpc pulls in the Kerberos/GSS libraries, libedit
+# four more); make bench times both ($(B)/bart_clnt-static).
+# client/nogss.c stands in for the GSS calls libtirpc.a refers to and
+# bart never makes.  glibc's static NSS still resolves names (files and
+# dns are built in).  Sanitizer builds are always dynamic.
 TIRPC_A := $(wildcard $(shell pkg-config --variable=libdir libtirpc \
 	2>/dev/null)/libtirpc.a)
-CLNT_STATIC ?= $(if $(findstring sanitize,$(EXTRA_LDFLAGS)),0,$(if \
-	$(TIRPC_A),1,0))
-ifeq ($(strip $(CLNT_STATIC)),1)
-CLNT_LINK := $(O)/client/nogss.o -static $(shell pkg-config \
-	--libs-only-L libtirpc 2>/dev/null) -ltirpc -lpthread \
-	$(shell pkg-config --static --libs libedit 2>/dev/null) -lmd
-else
-CLNT_LINK := $(LDLIBS) $(EDIT_LIBS)
+CLNT_STATIC ?= 0
+ifneq ($(findstring sanitize,$(EXTRA_LDFLAGS)),)
+override CLNT_STATIC := 0
 endif
-$(B)/bart_clnt: $(O)/client/bart_clnt.o $(CLIENT_OBJ) $(COMMON_OBJ) \
-		$(if $(filter 1,$(strip $(CLNT_STATIC))),$(O)/client/nogss.o)
-	@# glibc warns that static NSS needs its own version at run time:
-	@# true here, bart_clnt is built where it runs.  Other output shows.
-	$(CC) $(LDFLAGS) -o $@ $(filter-out %/nogss.o,$^) $(CLNT_LINK) \
-	    2>$@.ld || { cat $@.ld >&2; rm -f $@.ld; exit 1; }
+# The client needs no SQLite (no useless dependency in the package).
+CLNT_LIBS := $(shell pkg-config --libs libtirpc 2>/dev/null) -lpthread \
+	$(EDIT_LIBS) $(EXTRA_LDFLAGS)
+CLNT_OBJ := $(O)/client/bart_clnt.o $(CLIENT_OBJ) $(COMMON_OBJ)
+STATIC_LINK := -static $(shell pkg-config --libs-only-L libtirpc \
+	2>/dev/null) -ltirpc -lpthread \
+	$(shell pkg-config --static --libs libedit 2>/dev/null) -lmd
+# glibc warns that static NSS needs its own version at run time: true
+# here, bart_clnt is built where it runs.  Other output shows.
+define link_static
+	$(LINK) -o $@ $(filter-out %/nogss.o,$^) $(O)/client/nogss.o \
+	    $(STATIC_LINK) 2>$@.ld || { cat $@.ld >&2; rm -f $@.ld; exit 1; }
 	@grep -v -e 'statically linked applications' -e ': in function' \
 	    $@.ld >&2 || true; rm -f $@.ld
+endef
+ifeq ($(strip $(CLNT_STATIC)),1)
+$(B)/bart_clnt: $(CLNT_OBJ) $(O)/client/nogss.o
+	$(link_static)
+else
+$(B)/bart_clnt: $(CLNT_OBJ)
+	$(LINK) -o $@ $^ $(CLNT_LIBS)
+endif
+$(B)/bart_clnt-static: $(CLNT_OBJ) $(O)/client/nogss.o
+	$(link_static)
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
 
@@ -102,12 +138,12 @@ $(B)/bart_clnt: $(O)/client/bart_clnt.o $(CLIENT_OBJ) $(COMMON_OBJ) \
 UNIT_SRC := $(wildcard tests/unit/check_*.c)
 $(B)/check_bart: tests/unit/check_main.c $(UNIT_SRC) $(SERVER_OBJ) \
 		$(CLIENT_OBJ) $(COMMON_OBJ)
-	$(CC) $(CFLAGS_OURS) $(CHECK_CFLAGS) -Itests/unit -o $@ \
+	$(CC) $(CFLAGS_OURS) $(CHECK_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ \
 	    $(filter %.c,$^) $(filter %.o,$^) $(LDLIBS) $(EDIT_LIBS) $(CHECK_LIBS)
 
 # Test tools: calls bart_clnt never makes.
 $(B)/bart_poke: $(O)/tests/tools/poke.o $(COMMON_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK) -o $@ $^ $(LDLIBS)
 testtools: $(B)/bart_poke
 
 unit: $(B)/check_bart
@@ -124,25 +160,37 @@ asan:
 integration: all testtools
 	tests/integration/run.sh $(B)
 
+# make check builds with -Werror (both trees): warnings stop it here,
+# not in a user's build.
 check: deps
-	$(MAKE) --no-print-directory all testtools $(B)/check_bart asan
+	$(MAKE) --no-print-directory WERROR=-Werror all testtools \
+	    $(B)/check_bart asan
 	$(B)/check_bart
 	UBSAN_OPTIONS=halt_on_error=1 build/asan/check_bart
 	tests/integration/run.sh $(B)
 	BART_ASAN=1 tests/integration/run.sh build/asan
 
 # ---- running -------------------------------------------------------------
+# As root, bart_svc would drop to the bart user when it exists, and
+# that user may not reach a checkout under a 0700 home: make run runs it
+# as the invoking user instead (SUDO_USER under sudo, else root).  A -u
+# in ARGS still wins.
 RUN_STATE := $(CURDIR)/run-state
+RUN_USER  ?= $(or $(SUDO_USER),root)
 run: deps all
 	@if [ "$$(id -u)" = 0 ] && ! rpcinfo -p localhost >/dev/null 2>&1; \
 	then echo "starting rpcbind"; rpcbind -w || exit 1; fi
 	@mkdir -p $(RUN_STATE)
 	$(B)/bart_svc -f -S $(RUN_STATE) -p $(RUN_STATE)/bart_svc.pid \
-	    -s $(RUN_STATE)/bart_svc.sock $(ARGS)
+	    -s $(RUN_STATE)/bart_svc.sock \
+	    $$([ "$$(id -u)" = 0 ] && echo "-u $(RUN_USER)") $(ARGS)
 
+# The last line: what building and testing the Debian package needs
+# (make deb, make deb-check).
 DEB_PKGS := build-essential pkg-config rpcbind libtirpc-dev libsqlite3-dev sqlite3 \
 	    check libedit-dev iproute2 util-linux nftables procps mandoc systemd \
-	    tmux
+	    tmux \
+	    debhelper dpkg-dev fakeroot lintian devscripts adduser man-db
 deps:
 	@tools/deps.sh $(DEB_PKGS)
 

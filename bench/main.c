@@ -267,7 +267,7 @@ main(int argc, char **argv)
 	snprintf(B->pidfile, sizeof(B->pidfile), "%s/svc.pid", B->tmp);
 	snprintf(B->svclog, sizeof(B->svclog), "%s/svc.log", B->tmp);
 	/* The daemon's default socket as root: what bart_clnt tries first. */
-	snprintf(B->sock, sizeof(B->sock), "/run/bart_svc.sock");
+	snprintf(B->sock, sizeof(B->sock), "/run/bart/bart_svc.sock");
 	mkdir(B->outdir, 0755);
 	snprintf(path, sizeof(path), "%s/results.tsv", B->outdir);
 	if ((tsvf = fopen(path, "w")) == NULL)

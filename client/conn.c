@@ -114,7 +114,7 @@ create_error(struct conn *c)
  * from an ordinary port.  Any failure falls back to the stock path,
  * which also words the error.
  */
-#define BART_LOCAL_SOCK	"/run/bart_svc.sock"	/* bart_svc's default */
+#define BART_LOCAL_SOCK	"/run/bart/bart_svc.sock"	/* bart_svc's default */
 
 static int
 unix_connect(const char *path, struct sockaddr_un *sun)

@@ -5,8 +5,15 @@
 # "make -o $(B)/bart_svc -o $(B)/bart_clnt B=DIR install".
 # The unit and the init script get SBINDIR and SYSCONFDIR substituted.
 # The defaults file is never overwritten, and uninstall removes it only
-# if it is still the shipped one.  /etc/rpc gets one marked line.
+# if it is still the shipped one.  /etc/rpc belongs to netbase: it gets
+# one marked line only on request (make install RPC_ENTRY=1), and the
+# Debian package never touches it.
 
+# The unit goes where the prefix says: /lib/systemd/system is dpkg's
+# and is used only for PREFIX=/usr; systemd also reads
+# /usr/local/lib/systemd/system.
+UNITDIR      ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+RPC_ENTRY    ?= 0
 INSTALL      ?= install
 RPC_LINE     := bart		536918567	\# added by bart make install
 INSTALL_SED  := -e 's|/usr/local/sbin/bart_svc|$(SBINDIR)/bart_svc|g' \
@@ -16,11 +23,23 @@ D_BIN    = $(DESTDIR)$(BINDIR)
 D_MAN    = $(DESTDIR)$(MANDIR)
 D_UNIT   = $(DESTDIR)$(UNITDIR)
 D_ETC    = $(DESTDIR)$(SYSCONFDIR)
+INSTALL_DIRS = $(D_SBIN) $(D_BIN) $(D_MAN)/man1 $(D_MAN)/man8 $(D_UNIT) \
+	       $(D_ETC)/init.d $(D_ETC)/default
+# Directories every system has: uninstall never removes them, even when
+# empty (Debian's base-files makes /usr/local/sbin and leaves it empty).
+KEEP_DIRS = / /usr /usr/local /lib /etc $(PREFIX) $(PREFIX)/bin \
+	    $(PREFIX)/sbin $(PREFIX)/lib $(PREFIX)/share $(PREFIX)/share/man \
+	    $(SYSCONFDIR) $(SYSCONFDIR)/init.d $(SYSCONFDIR)/default
+
+# The man index (whatis, apropos, man -k): only on the live system.
+define mandb_update
+	@if [ -z "$(DESTDIR)" ] && command -v mandb >/dev/null 2>&1; then \
+	    echo "mandb -q $(MANDIR)"; mandb -q $(MANDIR) || true; fi
+endef
 
 .PHONY: install uninstall
 install: $(PROGS)
-	$(INSTALL) -d $(D_SBIN) $(D_BIN) $(D_MAN)/man1 $(D_MAN)/man8 \
-	    $(D_UNIT) $(D_ETC)/init.d $(D_ETC)/default $(D_ETC)/insserv.conf.d
+	$(INSTALL) -d $(INSTALL_DIRS)
 	$(INSTALL) -m 755 $(B)/bart_svc $(D_SBIN)/bart_svc
 	$(INSTALL) -m 755 $(B)/bart_clnt $(D_BIN)/bart_clnt
 	$(INSTALL) -m 644 man/bart_svc.8 $(D_MAN)/man8/bart_svc.8
@@ -31,13 +50,13 @@ install: $(PROGS)
 	sed $(INSTALL_SED) init/bart >$(D_ETC)/init.d/bart.tmp
 	chmod 755 $(D_ETC)/init.d/bart.tmp
 	mv -f $(D_ETC)/init.d/bart.tmp $(D_ETC)/init.d/bart
-	$(INSTALL) -m 644 init/bart.insserv $(D_ETC)/insserv.conf.d/bart
 	@if [ -e $(D_ETC)/default/bart ]; then \
 	    echo "keeping existing $(D_ETC)/default/bart"; \
 	else \
 	    echo "$(INSTALL) -m 644 init/bart.default $(D_ETC)/default/bart"; \
 	    $(INSTALL) -m 644 init/bart.default $(D_ETC)/default/bart; \
 	fi
+ifeq ($(strip $(RPC_ENTRY)),1)
 	@if awk '$$1 == "bart" || $$2 == "536918567" { f = 1 } \
 	    END { exit !f }' $(D_ETC)/rpc 2>/dev/null; then \
 	    echo "$(D_ETC)/rpc already names program 536918567"; \
@@ -45,7 +64,14 @@ install: $(PROGS)
 	    echo "adding bart 536918567 to $(D_ETC)/rpc"; \
 	    printf '%s\n' '$(RPC_LINE)' >>$(D_ETC)/rpc; \
 	fi
+endif
+	$(mandb_update)
 
+# Removes what install made: the files, the marked /etc/rpc line (with
+# or without RPC_ENTRY), an /etc/insserv.conf.d/bart left by an older
+# make install, and then each directory install made or used once it is
+# empty, walking up, but never one of KEEP_DIRS (with a DESTDIR, only
+# DESTDIR itself is kept: the staged tree was made by install).
 uninstall:
 	rm -f $(D_SBIN)/bart_svc $(D_BIN)/bart_clnt \
 	    $(D_MAN)/man8/bart_svc.8 $(D_MAN)/man1/bart_clnt.1 \
@@ -69,3 +95,12 @@ uninstall:
 	    fi; \
 	    rm -f $(D_ETC)/rpc.tmp; \
 	fi
+	@keep=" $(if $(DESTDIR),$(abspath $(DESTDIR)),$(foreach d,$(KEEP_DIRS),$(abspath $(d)))) "; \
+	for d in $(foreach d,$(INSTALL_DIRS) $(D_ETC)/insserv.conf.d,$(abspath $(d))); do \
+	    while [ -n "$$d" ] && [ "$$d" != / ] && \
+		case "$$keep" in *" $$d "*) false ;; *) true ;; esac && \
+		rmdir "$$d" 2>/dev/null; do \
+		echo "rmdir $$d"; d=$${d%/*}; \
+	    done; \
+	done
+	$(mandb_update)

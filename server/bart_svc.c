@@ -32,7 +32,7 @@ usage(FILE *f)
 "usage: bart_svc [-fv] [-S dir] [-p pidfile] [-u user] [-P port]\n"
 "  -f, --foreground          stay in the foreground, log to stderr\n"
 "  -S, --state-dir DIR       state directory (default /var/lib/bart)\n"
-"  -p, --pidfile FILE        pidfile (default /run/bart_svc.pid as root)\n"
+"  -p, --pidfile FILE        pidfile (default /run/bart/bart_svc.pid as root)\n"
 "  -u, --user USER           run as USER (default: bart, if it exists)\n"
 "  -P, --port PORT           fixed tcp and udp port (default: any)\n"
 "  -s, --socket PATH         AF_UNIX socket for the local transport\n"
@@ -179,10 +179,10 @@ set_defaults(struct env *e)
 		}
 	}
 	if (e->pidfile == NULL && root)
-		e->pidfile = "/run/bart_svc.pid";
+		e->pidfile = BART_RUN_DIR "/bart_svc.pid";
 	if (e->sock_path == NULL) {
 		if (root)
-			e->sock_path = "/run/bart_svc.sock";
+			e->sock_path = BART_RUN_DIR "/bart_svc.sock";
 		else {
 			snprintf(sock, sizeof(sock), "%s/bart_svc.sock",
 			    e->state_dir);
@@ -245,8 +245,17 @@ main(int argc, char **argv)
 		e.ready_fd = daemon_detach();
 		log_init(LOG_TO_BOTH, e.verbose, "bart_svc");
 	}
+	/* ORDER: the run user's runtime directory before what goes in it. */
+	if (geteuid() == 0 && (daemon_path_in(e.pidfile, BART_RUN_DIR) ||
+	    daemon_path_in(e.sock_path, BART_RUN_DIR)) &&
+	    daemon_run_dir(BART_RUN_DIR, uid, gid) == -1)
+		exit(1);
 	if (e.pidfile != NULL && (pidfd = pidfile_create(e.pidfile)) == -1)
 		exit(1);
+	/* Ours to remove at exit; systemd accepts it (its PID is ours). */
+	if (geteuid() == 0 && daemon_path_in(e.pidfile, BART_RUN_DIR) &&
+	    fchown(pidfd, uid, gid) == -1)
+		log_warn("chown %s", e.pidfile);
 	signals_init();
 	e.started = time(NULL);
 	if (daemon_state_dir(e.state_dir, uid, gid) == -1)
@@ -262,6 +271,8 @@ main(int argc, char **argv)
 		fatalx("out of memory");
 	if (e.user != NULL && geteuid() == 0 &&
 	    daemon_drop(e.user, uid, gid) == -1)
+		exit(1);
+	if (e.user != NULL && daemon_reachable(e.state_dir, e.user) == -1)
 		exit(1);
 	/* ORDER: after fork and drop; sqlite is not fork-safe. */
 	if ((e.store = store_open(e.state_dir, e.sync)) == NULL)

@@ -331,3 +331,85 @@ daemon_lock_state(const char *dir)
 	}
 	return fd;
 }
+
+/*
+ * The runtime directory (/run/bart) holds root's default pidfile and
+ * local socket, and belongs to the user we run as: after the privilege
+ * drop the daemon can still remove both at exit, and nothing root-owned
+ * is left behind by a clean stop.  Created as root, mode 0755 (clients
+ * must reach the socket), never through a symlink.
+ */
+int
+daemon_run_dir(const char *dir, uid_t uid, gid_t gid)
+{
+	struct stat	st;
+
+	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+		log_warn("mkdir %s", dir);
+		return -1;
+	}
+	if (lstat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		log_warnx("%s: not a directory", dir);
+		return -1;
+	}
+	if ((st.st_uid != uid || st.st_gid != gid) &&
+	    lchown(dir, uid, gid) == -1) {
+		log_warn("chown %s", dir);
+		return -1;
+	}
+	if ((st.st_mode & 07777) != 0755 && chmod(dir, 0755) == -1) {
+		log_warn("chmod %s", dir);
+		return -1;
+	}
+	return 0;
+}
+
+/* 1 if PATH names an entry directly in DIR. */
+int
+daemon_path_in(const char *path, const char *dir)
+{
+	size_t	n = strlen(dir);
+
+	return path != NULL && strncmp(path, dir, n) == 0 && path[n] == '/' &&
+	    strchr(path + n + 1, '/') == NULL;
+}
+
+/*
+ * After the drop: can USER reach DIR?  SQLite would only say "unable to
+ * open database file"; name the directory on the way that stops it
+ * (a checkout under a 0700 home, for instance).
+ */
+int
+daemon_reachable(const char *dir, const char *user)
+{
+	struct stat	 st;
+	char		 path[4096], *p, c;
+
+	if (access(dir, X_OK) == 0)	/* writable or not: a read-only */
+		return 0;		/* store still serves reads */
+	if (strlen(dir) >= sizeof(path))
+		return 0;		/* let the store say what it can */
+	strcpy(path, dir);
+	for (p = path + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		c = *p;
+		*p = '\0';
+		if (access(path, X_OK) == -1) {
+			if (stat(path, &st) == 0)
+				log_warnx("state directory %s: user %s cannot "
+				    "pass through %s (mode %04o, owner uid %u)",
+				    dir, user, path,
+				    (unsigned int)(st.st_mode & 07777),
+				    (unsigned int)st.st_uid);
+			else
+				log_warnx("state directory %s: user %s cannot "
+				    "pass through %s", dir, user, path);
+			return -1;
+		}
+		if (c == '\0')
+			break;
+		*p = c;
+	}
+	return 0;
+}

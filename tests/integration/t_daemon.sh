@@ -204,24 +204,23 @@ imake install DESTDIR="$DEST" >"$T/install.log" 2>&1
 expect_eq "make install exits 0" 0 "$?"
 want="etc/default/bart
 etc/init.d/bart
-etc/insserv.conf.d/bart
-etc/rpc
-lib/systemd/system/bart.service
 usr/local/bin/bart_clnt
+usr/local/lib/systemd/system/bart.service
 usr/local/sbin/bart_svc
 usr/local/share/man/man1/bart_clnt.1
 usr/local/share/man/man8/bart_svc.8"
-expect_eq "make install: every file" "$want" \
-    "$(cd "$DEST" && find . -type f | sed 's|^\./||' | sort)"
+expect_eq "make install: every file (no /etc/rpc, unit under the prefix)" \
+    "$want" "$(cd "$DEST" && find . -type f | sed 's|^\./||' | sort)"
 expect_eq "installed programs are executable" "755 755 755" \
     "$(stat -c %a "$DEST/usr/local/sbin/bart_svc" "$DEST/usr/local/bin/bart_clnt" \
     "$DEST/etc/init.d/bart" | xargs)"
 if cmp -s "$BIN/bart_svc" "$DEST/usr/local/sbin/bart_svc"; then
 	ok "the prebuilt bart_svc is installed"; else not_ok "the prebuilt bart_svc is installed"; fi
-expect_eq "/etc/rpc line" "bart 536918567" \
+imake install DESTDIR="$DEST" RPC_ENTRY=1 >>"$T/install.log" 2>&1
+expect_eq "RPC_ENTRY=1: the /etc/rpc line" "bart 536918567" \
     "$(awk '$1 == "bart" {print $1, $2}' "$DEST/etc/rpc")"
 echo 'BART_OPTS="--sync full"  # mine' >>"$DEST/etc/default/bart"
-imake install DESTDIR="$DEST" >>"$T/install.log" 2>&1
+imake install DESTDIR="$DEST" RPC_ENTRY=1 >>"$T/install.log" 2>&1
 expect_eq "second install: one /etc/rpc line" 1 "$(grep -c '^bart' "$DEST/etc/rpc")"
 if grep -q mine "$DEST/etc/default/bart"; then ok "install keeps an existing defaults file"
 else not_ok "install keeps an existing defaults file"; fi
@@ -231,6 +230,23 @@ expect_eq "uninstall keeps a changed defaults file" "etc/default/bart" \
 cp "$ROOT/init/bart.default" "$DEST/etc/default/bart"
 imake uninstall DESTDIR="$DEST" >>"$T/install.log" 2>&1
 expect_eq "make uninstall leaves no file" "" "$(find "$DEST" -type f)"
+expect_eq "make uninstall leaves no directory it made" "" \
+    "$(find "$DEST" -mindepth 1)"
+
+# Without DESTDIR: the directories every system has are kept, empty or
+# not (PREFIX and SYSCONFDIR point into the test's directory).
+mkdir -p "$T/live/pfx/bin" "$T/live/pfx/sbin" "$T/live/etc"
+imake install PREFIX="$T/live/pfx" SYSCONFDIR="$T/live/etc" \
+    >>"$T/install.log" 2>&1
+expect_eq "PREFIX=/opt-like: unit under the prefix" \
+    "$T/live/pfx/lib/systemd/system/bart.service" \
+    "$(ls "$T/live/pfx/lib/systemd/system/bart.service" 2>&1)"
+imake uninstall PREFIX="$T/live/pfx" SYSCONFDIR="$T/live/etc" \
+    >>"$T/install.log" 2>&1
+expect_eq "uninstall: made directories gone, standard ones kept" \
+    "etc etc/default etc/init.d pfx pfx/bin pfx/lib pfx/sbin pfx/share pfx/share/man" \
+    "$(cd "$T/live" && find . -mindepth 1 -type d ! -path './pfx/share/man/*' |
+    sed 's|^\./||' | sort | xargs)"
 
 # PREFIX=/usr, and an /etc/rpc that was there before.
 DEST2=$T/dest2
@@ -238,17 +254,20 @@ mkdir -p "$DEST2/etc"
 printf 'portmapper\t100000\tportmap sunrpc rpcbind\n' >"$DEST2/etc/rpc"
 imake install DESTDIR="$DEST2" PREFIX=/usr >>"$T/install.log" 2>&1
 expect_eq "PREFIX=/usr: unit runs /usr/sbin/bart_svc" \
-    "ExecStart=/usr/sbin/bart_svc --pidfile /run/bart_svc.pid \$BART_OPTS" \
+    "ExecStart=/usr/sbin/bart_svc --pidfile /run/bart/bart_svc.pid \$BART_OPTS" \
     "$(grep '^ExecStart=' "$DEST2/lib/systemd/system/bart.service")"
 if grep -q '^DAEMON=${BART_DAEMON:-/usr/sbin/bart_svc}$' "$DEST2/etc/init.d/bart"; then
 	ok "PREFIX=/usr: init script runs /usr/sbin/bart_svc"
 else not_ok "PREFIX=/usr: init script runs /usr/sbin/bart_svc"; grep DAEMON= "$DEST2/etc/init.d/bart"; fi
+expect_eq "without RPC_ENTRY: /etc/rpc untouched" \
+    "$(printf 'portmapper\t100000\tportmap sunrpc rpcbind')" "$(cat "$DEST2/etc/rpc")"
+imake install DESTDIR="$DEST2" PREFIX=/usr RPC_ENTRY=1 >>"$T/install.log" 2>&1
 imake uninstall DESTDIR="$DEST2" PREFIX=/usr >>"$T/install.log" 2>&1
 expect_eq "uninstall: only our /etc/rpc line removed" \
     "$(printf 'portmapper\t100000\tportmap sunrpc rpcbind')" "$(cat "$DEST2/etc/rpc")"
 
 # --- the sysvinit script, run against the DESTDIR installation ----------
-imake install DESTDIR="$DEST" >>"$T/install.log" 2>&1
+imake install DESTDIR="$DEST" RPC_ENTRY=1 >>"$T/install.log" 2>&1
 mkdir -p "$T/empty"
 cat >"$T/default.bart" <<EOF
 BART_OPTS="-S $T/init/state -s $T/init.sock -u root"
@@ -310,11 +329,77 @@ if shellcheck -V >/dev/null 2>&1; then
 	expect_run "init script: shellcheck" 0 "" "" shellcheck -s sh "$ROOT/init/bart"
 fi
 
+# reload: SIGHUP, the same daemon keeps serving.
+initd start >/dev/null 2>&1
+I5=$(track_pidfile "$T/init.pid")
+expect_run "init: reload" 0 "" "" initd reload
+expect_eq "init: reload keeps the daemon" "$I5" "$(cat "$T/init.pid" 2>/dev/null)"
+count_is "init: serving after reload" 3 0
+initd stop >/dev/null 2>&1; gone "$I5"
+expect_run "init: reload when stopped fails" 1 "" "" initd reload
+
+# A bad BART_OPTS: one line on the console with the reason, not the
+# whole --help.
+cat >"$T/default.bad" <<EOF
+BART_OPTS="--frobnicate -S $T/init/state"
+EOF
+BART_DAEMON=$DEST/usr/local/sbin/bart_svc BART_PIDFILE=$T/init.pid \
+    BART_DEFAULTS=$T/default.bad "$DEST/etc/init.d/bart" start \
+    >"$T/bad.out" 2>&1
+expect_eq "init: bad BART_OPTS: start exits 64" 64 "$?"
+expect_eq "init: bad BART_OPTS: two lines (Starting ... failed, reason)" 2 \
+    "$(wc -l <"$T/bad.out")"
+if grep -q "frobnicate.*BART_OPTS" "$T/bad.out" && ! grep -q -- --state-dir "$T/bad.out"
+then ok "init: bad BART_OPTS: the reason, no usage dump"
+else not_ok "init: bad BART_OPTS: the reason, no usage dump"; sed 's/^/#   /' "$T/bad.out"; fi
+
+# The defaults as root: /run/bart belongs to the run user, so a clean
+# stop of a daemon that dropped privileges leaves no socket and no
+# pidfile behind (it used to leave a root-owned /run/bart_svc.sock).
+cat >"$T/default.run" <<EOF
+BART_OPTS="-S $T/run/state -u nobody"
+EOF
+initr() {
+	BART_DAEMON=$DEST/usr/local/sbin/bart_svc BART_DEFAULTS=$T/default.run \
+	    "$DEST/etc/init.d/bart" "$@"
+}
+expect_run "init (default paths, -u nobody): start" 0 "" "" initr start
+R=$(track_pidfile /run/bart/bart_svc.pid)
+expect_eq "/run/bart: owned by the run user, mode 755" "$NB_UID 755" \
+    "$(stat -c '%u %a' /run/bart 2>/dev/null)"
+expect_eq "/run/bart: socket and pidfile" "bart_svc.pid bart_svc.sock" \
+    "$(ls /run/bart 2>/dev/null | xargs)"
+expect_run "client's default socket answers (-T local)" 0 \
+    "^I was called 1 times" "" clnt -T local localhost count 1
+expect_run "init (default paths): status" 0 "is running" "" initr status
+expect_run "init (default paths): stop" 0 "" "" initr stop
+gone "$R"
+expect_eq "clean stop: nothing left in /run/bart" "" \
+    "$(ls -A /run/bart 2>/dev/null)"
+if [ -e /run/bart_svc.sock ]; then not_ok "no /run/bart_svc.sock"
+else ok "no /run/bart_svc.sock"; fi
+
+# A state directory the run user cannot reach (a checkout under a 0700
+# home, as make run found it): the real cause, not SQLite's "unable to
+# open database file".
+mkdir -p "$T/closed/inner"; chmod 700 "$T/closed"
+expect_run "unreachable state dir: the directory that stops it" 1 "" \
+    "user nobody cannot pass through .*/closed \(mode 0700" \
+    "$SVC" -f -u nobody -S "$T/closed/inner/state" -p "$T/cl.pid" -s "$T/cl.sock"
+if grep -q 'unable to open' "$T/err"; then not_ok "unreachable: no SQLite wording"
+else ok "unreachable: no SQLite wording"; fi
+
+# The LSB header names only facilities Debian defines ($portmap is
+# rpcbind's; there is no $rpcbind).
+bad=$(sed -n 's/^# Required-\(Start\|Stop\): *//p' "$ROOT/init/bart" | tr ' ' '\n' |
+    grep -vxE '\$(local_fs|remote_fs|network|named|portmap|syslog|time|all)|' | xargs)
+expect_eq "init: LSB header uses Debian's facilities only" "" "$bad"
+
 # --- the systemd unit -------------------------------------------------
 if command -v systemd-analyze >/dev/null; then
 	mkdir -p "$T/unit"
 	sed "s|/usr/local/sbin/bart_svc|$DEST/usr/local/sbin/bart_svc|" \
-	    "$DEST/lib/systemd/system/bart.service" >"$T/unit/bart.service"
+	    "$DEST/usr/local/lib/systemd/system/bart.service" >"$T/unit/bart.service"
 	expect_run "systemd-analyze verify bart.service" 0 "" "" \
 	    env MANPATH="$DEST/usr/local/share/man" \
 	    systemd-analyze verify "$T/unit/bart.service"
@@ -325,10 +410,13 @@ else
 	ok "systemd-analyze verify bart.service (skipped: no systemd-analyze)"
 fi
 for k in 'Requires=rpcbind.socket' 'EnvironmentFile=-/etc/default/bart' \
-    'Type=forking' 'PIDFile=/run/bart_svc.pid' 'Restart=on-failure'; do
+    'Type=forking' 'PIDFile=/run/bart/bart_svc.pid' 'Restart=on-failure' \
+    'RuntimeDirectory=bart' 'ExecReload=/bin/kill -HUP $MAINPID'; do
 	if grep -qx "$k" "$ROOT/init/bart.service"; then ok "unit: $k"
 	else not_ok "unit: $k"; fi
 done
+if grep -q '^ReadWritePaths=/run$' "$ROOT/init/bart.service"; then
+	not_ok "unit: no ReadWritePaths=/run"; else ok "unit: no ReadWritePaths=/run"; fi
 if grep -q '^After=.*rpcbind.service' "$ROOT/init/bart.service"; then
 	ok "unit: After=rpcbind.service"; else not_ok "unit: After=rpcbind.service"; fi
 
