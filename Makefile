@@ -46,7 +46,8 @@ GEN_CLNT := $(B)/bart_clnt_stubs.c
 COMMON_SRC := common/log.c common/util.c
 SERVER_LIB := server/counter.c server/store.c server/chat.c server/push.c \
 	      server/proc.c server/svc.c server/conns.c server/peer.c \
-	      server/daemon.c server/drc.c server/listen.c server/reg.c
+	      server/daemon.c server/drc.c server/listen.c server/reg.c \
+	      server/limit.c
 CLIENT_LIB := client/cmd.c client/conn.c client/callback.c client/chatui.c
 
 O = $(B)/obj

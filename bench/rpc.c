@@ -41,9 +41,13 @@ svc_start(void)
 		if (getenv("BART_BENCH_WRAP") != NULL)
 			execl("/bin/sh", "sh", "-c", "exec $BART_BENCH_WRAP "
 			    "\"$@\"", "sh", bin, "-f", "-S", B->state, "-p",
-			    B->pidfile, "-s", B->sock, (char *)NULL);
+			    B->pidfile, "-s", B->sock, "--chat-rate", "0",
+			    "--max-history", "0", (char *)NULL);
+		/* No chat rate limit or history cap: the bench floods and
+		 * fills the store on purpose. */
 		execl(bin, "bart_svc", "-f", "-S", B->state, "-p", B->pidfile,
-		    "-s", B->sock, (char *)NULL);
+		    "-s", B->sock, "--chat-rate", "0", "--max-history", "0",
+		    (char *)NULL);
 		_exit(127);
 	}
 	B->svc_pid = pid;

@@ -13,6 +13,7 @@
 
 #include "daemon.h"
 #include "env.h"
+#include "limit.h"
 #include "log.h"
 #include "proc.h"
 #include "reg.h"
@@ -42,6 +43,11 @@ usage(FILE *f)
 "      --idle-timeout SECS   close idle TCP connections after (30)\n"
 "      --max-conns N         open tcp and local connections in all (1024)\n"
 "      --max-conns-per-peer N  per client address or local uid (64)\n"
+"      --chat-rate N         chat messages a second per local uid, IPv4\n"
+"                            address or IPv6 /64 (20; 0: no limit)\n"
+"      --chat-burst N        ... after a burst of N at once (200)\n"
+"      --max-history N       chat messages kept, oldest pruned (10000;\n"
+"                            0: all)\n"
 "  -v, --verbose             debug logging\n"
 "  -V, --version             print the version\n"
 "  -h, --help                this help\n");
@@ -64,7 +70,7 @@ static void
 parse_args(struct env *e, int argc, char **argv)
 {
 	enum { O_SYNC = 256, O_SUBS_PEER, O_SUBS, O_IDLE, O_CONNS,
-	    O_CONNS_PEER };
+	    O_CONNS_PEER, O_CHAT_RATE, O_CHAT_BURST, O_HISTORY };
 	static const struct option longopts[] = {
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "state-dir", required_argument, NULL, 'S' },
@@ -79,6 +85,9 @@ parse_args(struct env *e, int argc, char **argv)
 		{ "max-conns", required_argument, NULL, O_CONNS },
 		{ "max-conns-per-peer", required_argument, NULL,
 		    O_CONNS_PEER },
+		{ "chat-rate", required_argument, NULL, O_CHAT_RATE },
+		{ "chat-burst", required_argument, NULL, O_CHAT_BURST },
+		{ "max-history", required_argument, NULL, O_HISTORY },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -137,6 +146,18 @@ parse_args(struct env *e, int argc, char **argv)
 		case O_CONNS_PEER:
 			e->max_conns_per_peer = (unsigned int)num_arg(
 			    "--max-conns-per-peer", optarg, 1, 1000000);
+			break;
+		case O_CHAT_RATE:
+			e->chat_rate = (unsigned int)num_arg("--chat-rate",
+			    optarg, 0, 1000000);
+			break;
+		case O_CHAT_BURST:
+			e->chat_burst = (unsigned int)num_arg("--chat-burst",
+			    optarg, 1, 1000000);
+			break;
+		case O_HISTORY:
+			e->max_history = (unsigned int)num_arg("--max-history",
+			    optarg, 0, 1000000000);
 			break;
 		case 'v':
 			e->verbose = 1;
@@ -213,6 +234,7 @@ cleanup(struct env *e, int pidfd)
 	reg_exit(e->reg);		/* ORDER: unregister first */
 	svc_close(e);
 	proc_exit(e);			/* ORDER: no dispatch after svc_close */
+	limit_exit(e->chat_limit);
 	push_exit(e->push);
 	chat_exit(e->ring);
 	store_close(e->store);
@@ -235,6 +257,9 @@ main(int argc, char **argv)
 	e.limits.total = 1024;
 	e.limits.timeout_ms = 2000;
 	e.limits.max_failures = 3;
+	e.chat_rate = 20;
+	e.chat_burst = 200;
+	e.max_history = 10000;
 	e.idle_secs = 30;
 	parse_args(&e, argc, argv);
 	set_defaults(&e);
@@ -258,6 +283,7 @@ main(int argc, char **argv)
 		log_warn("chown %s", e.pidfile);
 	signals_init();
 	e.started = time(NULL);
+	e.started_us = util_now_us();
 	if (daemon_state_dir(e.state_dir, uid, gid) == -1)
 		fatalx("cannot prepare state directory %s", e.state_dir);
 	/* ORDER: before reg_claim, which unsets "stale" registrations. */
@@ -291,6 +317,10 @@ main(int argc, char **argv)
 	daemon_ready(e.ready_fd);
 	if (!e.foreground)
 		log_init(LOG_TO_SYSLOG, e.verbose, "bart_svc");
+	e.chat_limit = limit_init("chat", e.chat_rate, e.chat_burst);
+	if (e.max_history > 0)
+		log_info("chat history: the newest %u messages are kept",
+		    e.max_history);
 	svc_loop(&e);
 	cleanup(&e, pidfd);
 	return 0;

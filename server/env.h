@@ -31,12 +31,17 @@ struct env {
 	unsigned int		 max_conns;	/* 0: default */
 	unsigned int		 max_conns_per_peer;	/* 0: default */
 	int			 idle_secs;
+	unsigned int		 chat_rate;	/* per peer a second; 0: off */
+	unsigned int		 chat_burst;
+	unsigned int		 max_history;	/* messages kept; 0: all */
 
 	/* state */
 	struct store		*store;
 	struct chat_ring	*ring;
 	struct push		*push;
 	time_t			 started;
+	uint64_t		 started_us;	/* monotonic: for uptime */
+	struct limit		*chat_limit;	/* limit.c: CHAT_SEND */
 	struct xprt		 xprts[SVC_MAX_XPRT];
 	struct conns		*conns;		/* conns.c */
 	struct listen_set	 listen;	/* listen.c: the sockets */

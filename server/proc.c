@@ -17,6 +17,7 @@
 #include "conns.h"
 #include "counter.h"
 #include "drc.h"
+#include "limit.h"
 #include "log.h"
 #include "peer.h"
 #include "proc.h"
@@ -133,6 +134,12 @@ do_chat_send(void *argp, void *resp, struct svc_req *rq)
 	    (r->status = util_check_text(a->text)) != BART_OK)
 		return;
 	caller_addr(rq, &ss);
+	if (env->chat_limit != NULL && limit_take(env->chat_limit,
+	    (struct sockaddr *)&ss, peer_uid(rq->rq_xprt),
+	    util_now_us()) == -1) {
+		r->status = BART_ERATE;
+		return;
+	}
 	util_addr_str((struct sockaddr *)&ss, host, sizeof(host));
 	before = store_chat_newest(env->store);
 	r->status = store_chat_add(env->store, &a->id, now, a->name, host,
@@ -254,7 +261,9 @@ do_stats(void *argp, void *resp, struct svc_req *rq)
 	r->stats_res_u.ok.counter = store_count_get(env->store);
 	r->stats_res_u.ok.messages = store_chat_newest(env->store);
 	r->stats_res_u.ok.subscribers = push_count(env->push);
-	r->stats_res_u.ok.uptime = (uint64_t)(time(NULL) - env->started);
+	/* Monotonic: a wall clock stepped back must not wrap it. */
+	r->stats_res_u.ok.uptime = (util_now_us() - env->started_us) /
+	    1000000;
 }
 
 struct proc {

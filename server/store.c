@@ -77,6 +77,13 @@ struct store {
 	sqlite3_stmt	*st[ST_MAX];
 	int64_t		 counter;	/* cached; changed only after commit */
 	uint64_t	 newest;	/* newest message seq, cached */
+	/* store_chat_cap, store_check (content's; not the tx path) */
+	sqlite3_stmt	*cap_st;
+	uint64_t	 capped;	/* messages up to here are pruned */
+	char		 path[PATH_MAX];
+	struct stat	 db_st, wal_st;	/* the files we opened */
+	int		 wal_known;
+	int		 gone;		/* bart.db deleted: refuse writes */
 };
 
 static int
@@ -154,6 +161,19 @@ open_ro(struct store *s, const char *path)
 	return 0;
 }
 
+/* Remember which files we have open, for store_check. */
+static void
+file_ids(struct store *s, const char *path)
+{
+	char	wal[PATH_MAX + 8];
+
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	if (stat(path, &s->db_st) == -1)
+		log_warn("stat %s", path);
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	s->wal_known = stat(wal, &s->wal_st) == 0;
+}
+
 /* Open (creating) DIR/bart.db.  NULL on failure, already logged. */
 struct store *
 store_open(const char *dir, enum store_sync sync)
@@ -191,6 +211,7 @@ store_open(const char *dir, enum store_sync sync)
 	s->newest = (uint64_t)query_int(s->db,
 	    "SELECT coalesce(max(seq), 0) FROM msgs");
 	chmod(path, 0600);
+	file_ids(s, path);
 	return s;
 fail:
 	store_close(s);
@@ -206,6 +227,7 @@ store_close(struct store *s)
 		return;
 	for (i = 0; i < ST_MAX; i++)
 		sqlite3_finalize(s->st[i]);
+	sqlite3_finalize(s->cap_st);
 	if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK)
 		log_warnx("sqlite close: %s", sqlite3_errmsg(s->db));
 	free(s);
@@ -230,6 +252,8 @@ step_done(struct store *s, enum stmt_id id)
 static int
 tx_begin(struct store *s)
 {
+	if (s->gone)		/* store_check: writes would be lost */
+		return -1;
 	return step_done(s, ST_BEGIN);
 }
 
@@ -404,7 +428,8 @@ store_chat_since(struct store *s, uint64_t seq, unsigned int max,
 			break;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		log_warnx("sqlite: chat since: %s", sqlite3_errmsg(s->db));
+		log_warnx("cannot read the chat history (a read: nothing "
+		    "was changed): %s", sqlite3_errmsg(s->db));
 		n = -1;
 	}
 	sqlite3_reset(st);
@@ -445,4 +470,79 @@ store_reqs_trim(struct store *s, unsigned int max)
 		return 0;
 	sqlite3_bind_int64(s->st[ST_REQ_TRIM], 1, n - (long long)max);
 	return step_done(s, ST_REQ_TRIM);
+}
+
+/*
+ * Keep the newest MAX messages (0: all): delete the older ones.  Run
+ * from housekeeping, so a flood costs one DELETE a second, not one per
+ * message; messages are numbered without gaps, so "seq <= newest - MAX"
+ * is exactly the surplus.  Returns the number deleted, or -1.
+ */
+int
+store_chat_cap(struct store *s, unsigned int max)
+{
+	uint64_t	upto;
+	int		n;
+
+	if (max == 0 || s->gone || s->newest <= max)
+		return 0;
+	upto = s->newest - max;
+	if (upto <= s->capped)
+		return 0;
+	if (s->cap_st == NULL && sqlite3_prepare_v3(s->db,
+	    "DELETE FROM msgs WHERE seq <= ?1", -1, SQLITE_PREPARE_PERSISTENT,
+	    &s->cap_st, NULL) != SQLITE_OK) {
+		log_warnx("sqlite prepare: %s", sqlite3_errmsg(s->db));
+		return -1;
+	}
+	sqlite3_bind_int64(s->cap_st, 1, (int64_t)upto);
+	if (sqlite3_step(s->cap_st) != SQLITE_DONE) {
+		log_warnx("sqlite: history cap: %s", sqlite3_errmsg(s->db));
+		sqlite3_reset(s->cap_st);
+		return -1;
+	}
+	sqlite3_reset(s->cap_st);
+	n = sqlite3_changes(s->db);
+	s->capped = upto;
+	if (n > 0)
+		log_debug("history cap %u: pruned %d messages up to %llu", max,
+		    n, (unsigned long long)upto);
+	return n;
+}
+
+/* Is the file at PATH still the one recorded in WAS? */
+static int
+same_file(const char *path, const struct stat *was)
+{
+	struct stat	now;
+
+	return stat(path, &now) == 0 && now.st_dev == was->st_dev &&
+	    now.st_ino == was->st_ino;
+}
+
+/*
+ * Is bart.db (and its WAL) still the file we have open?  Deleted or
+ * replaced, every commit would go into a file nobody will ever open
+ * again: log it loudly and refuse every change from now on (reads go
+ * on from the open copy).  Only a restart recovers.  0 if fine, -1 if
+ * the store is gone.
+ */
+int
+store_check(struct store *s)
+{
+	char	wal[PATH_MAX + 8];
+
+	if (s->gone)
+		return -1;
+	snprintf(wal, sizeof(wal), "%s-wal", s->path);
+	if (same_file(s->path, &s->db_st) &&
+	    (!s->wal_known || same_file(wal, &s->wal_st)))
+		return 0;
+	s->gone = 1;
+	log_warnx("%s%s was deleted or replaced while bart_svc had it open: "
+	    "REFUSING EVERY CHANGE from now on (it would be lost); reads "
+	    "serve the old copy; restart bart_svc to go on with what is "
+	    "at that path (a new, empty store if nothing is)",
+	    s->path, same_file(s->path, &s->db_st) ? "-wal" : "");
+	return -1;
 }

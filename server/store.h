@@ -35,5 +35,7 @@ int		 store_chat_since(struct store *, uint64_t, unsigned int,
 int		 store_prune(struct store *, int64_t);
 long long	 store_reqs_count(struct store *);
 int		 store_reqs_trim(struct store *, unsigned int);
+int		 store_chat_cap(struct store *, unsigned int);
+int		 store_check(struct store *);
 
 #endif

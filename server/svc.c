@@ -124,6 +124,8 @@ housekeeping(struct env *e, uint64_t now, uint64_t *rereg, uint64_t *prune)
 		reg_recheck(e->reg);
 		*rereg = now + REREG_EVERY_US;
 	}
+	store_check(e->store);		/* bart.db deleted? */
+	store_chat_cap(e->store, e->max_history);
 	if (now >= *prune) {
 		store_prune(e->store, (int64_t)time(NULL) - REQ_REMEMBER_SECS);
 		store_reqs_trim(e->store, REQ_REMEMBER_MAX);

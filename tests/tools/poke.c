@@ -6,6 +6,10 @@
  *   bart_poke deliver PROG               DELIVER with a wrong token
  *   bart_poke garbage PROG               DELIVER with undecodable args
  *   bart_poke unsubscribe HOST           UNSUBSCRIBE with a bogus token
+ *   bart_poke send HOST NAMEHEX TEXTHEX  CHAT_SEND of any bytes (hex),
+ *                                        skipping bart_clnt's own checks
+ *   bart_poke sendmany HOST N            N CHAT_SENDs on one connection;
+ *                                        prints "ok A erate B other C"
  *
  * Prints the status in words and its number; exit 0 if the call got an
  * answer (whatever the status), 1 if it failed at the RPC level.
@@ -144,9 +148,95 @@ do_unsubscribe(const char *host)
 	return 0;
 }
 
+/* Decode HEX ("1b5b") into a NUL-terminated string; NULL if bad. */
+static char *
+unhex(const char *hex)
+{
+	size_t		 n = strlen(hex), i;
+	char		*s;
+	unsigned int	 b;
+
+	if (n % 2 != 0 || (s = calloc(n / 2 + 1, 1)) == NULL)
+		return NULL;
+	for (i = 0; i < n / 2; i++) {
+		if (sscanf(hex + 2 * i, "%2x", &b) != 1) {
+			free(s);
+			return NULL;
+		}
+		s[i] = (char)b;
+	}
+	return s;
+}
+
+static int
+do_send(const char *host, const char *namehex, const char *texthex)
+{
+	CLIENT		*cl;
+	chat_send_args	 a;
+	chat_send_res	 r;
+	int		 rc = 1;
+
+	memset(&a, 0, sizeof(a));
+	memset(&r, 0, sizeof(r));
+	if ((a.name = unhex(namehex)) == NULL ||
+	    (a.text = unhex(texthex)) == NULL) {
+		fprintf(stderr, "bart_poke: bad hex\n");
+		goto out;
+	}
+	cl = open_client(host, BART_PROG, BART_VERS);
+	a.id.client = util_random_u64();
+	a.id.seq = 1;
+	if (chat_send_1(&a, &r, cl) != RPC_SUCCESS) {
+		clnt_perror(cl, "send");
+		goto out;
+	}
+	print_status("send", r.status);
+	rc = 0;
+out:
+	free(a.name);
+	free(a.text);
+	return rc;
+}
+
+static int
+do_sendmany(const char *host, long n)
+{
+	CLIENT		*cl = open_client(host, BART_PROG, BART_VERS);
+	chat_send_args	 a;
+	chat_send_res	 r;
+	long		 i, ok = 0, erate = 0, other = 0;
+	char		 text[32];
+
+	memset(&a, 0, sizeof(a));
+	a.id.client = util_random_u64();
+	a.name = (char *)(uintptr_t)"flood";
+	a.text = text;
+	for (i = 0; i < n; i++) {
+		snprintf(text, sizeof(text), "flood-%ld", i);
+		a.id.seq = (uint64_t)i + 1;
+		memset(&r, 0, sizeof(r));
+		if (chat_send_1(&a, &r, cl) != RPC_SUCCESS) {
+			clnt_perror(cl, "send");
+			return 1;
+		}
+		if (r.status == BART_OK)
+			ok++;
+		else if (r.status == BART_ERATE)
+			erate++;
+		else
+			other++;
+	}
+	printf("ok %ld erate %ld other %ld\n", ok, erate, other);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc == 5 && strcmp(argv[1], "send") == 0)
+		return do_send(argv[2], argv[3], argv[4]);
+	if (argc == 4 && strcmp(argv[1], "sendmany") == 0)
+		return do_sendmany(argv[2], strtol(argv[3], NULL, 10));
 	if (argc == 4 && strcmp(argv[1], "subscribe") == 0)
 		return do_subscribe(argv[2], strtoul(argv[3], NULL, 0));
 	if (argc == 3 && strcmp(argv[1], "deliver") == 0)
@@ -156,6 +246,7 @@ main(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "unsubscribe") == 0)
 		return do_unsubscribe(argv[2]);
 	fprintf(stderr, "usage: bart_poke subscribe HOST PROG | deliver PROG |"
-	    " garbage PROG | unsubscribe HOST\n");
+	    " garbage PROG | unsubscribe HOST | send HOST NAMEHEX TEXTHEX |"
+	    " sendmany HOST N\n");
 	return 2;
 }

@@ -8,7 +8,9 @@ Suite	*args_suite(void);
 Suite	*chat_suite(void);
 Suite	*counter_suite(void);
 Suite	*drc_suite(void);
+Suite	*limit_suite(void);
 Suite	*store_suite(void);
+Suite	*storecap_suite(void);
 Suite	*util_suite(void);
 Suite	*xdr_suite(void);
 
