@@ -14,6 +14,7 @@
 #include "daemon.h"
 #include "env.h"
 #include "limit.h"
+#include "listen.h"
 #include "log.h"
 #include "proc.h"
 #include "reg.h"
@@ -31,12 +32,17 @@ usage(FILE *f)
 {
 	fprintf(f,
 "usage: bart_svc [-fv] [-S dir] [-p pidfile] [-u user] [-P port]\n"
+"                [--transports LIST] [--listen ADDR]...\n"
 "  -f, --foreground          stay in the foreground, log to stderr\n"
 "  -S, --state-dir DIR       state directory (default /var/lib/bart)\n"
 "  -p, --pidfile FILE        pidfile (default /run/bart/bart_svc.pid as root)\n"
 "  -u, --user USER           run as USER (default: bart, if it exists)\n"
 "  -P, --port PORT           fixed tcp and udp port (default: any)\n"
 "  -s, --socket PATH         AF_UNIX socket for the local transport\n"
+"      --transports LIST     of tcp,udp,tcp6,udp6,local (default: all;\n"
+"                            tcp6/udp6 skipped on a host without IPv6)\n"
+"      --listen ADDR         bind tcp/udp to this numeric address only;\n"
+"                            repeatable (default: every address)\n"
 "      --sync normal|full    commit durability (default normal)\n"
 "      --max-subs-per-peer N chat subscriptions per client host (128)\n"
 "      --max-subs N          chat subscriptions in all (1024)\n"
@@ -67,10 +73,11 @@ num_arg(const char *opt, const char *s, long long min, long long max)
 }
 
 static void
-parse_args(struct env *e, int argc, char **argv)
+parse_args(struct env *e, struct listen_conf *lc, int argc, char **argv)
 {
 	enum { O_SYNC = 256, O_SUBS_PEER, O_SUBS, O_IDLE, O_CONNS,
-	    O_CONNS_PEER, O_CHAT_RATE, O_CHAT_BURST, O_HISTORY };
+	    O_CONNS_PEER, O_CHAT_RATE, O_CHAT_BURST, O_HISTORY,
+	    O_TRANSPORTS, O_LISTEN };
 	static const struct option longopts[] = {
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "state-dir", required_argument, NULL, 'S' },
@@ -88,6 +95,8 @@ parse_args(struct env *e, int argc, char **argv)
 		{ "chat-rate", required_argument, NULL, O_CHAT_RATE },
 		{ "chat-burst", required_argument, NULL, O_CHAT_BURST },
 		{ "max-history", required_argument, NULL, O_HISTORY },
+		{ "transports", required_argument, NULL, O_TRANSPORTS },
+		{ "listen", required_argument, NULL, O_LISTEN },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -111,7 +120,7 @@ parse_args(struct env *e, int argc, char **argv)
 			e->user = optarg;
 			break;
 		case 'P':
-			e->port = (int)num_arg("--port", optarg, 1, 65535);
+			lc->port = (int)num_arg("--port", optarg, 1, 65535);
 			break;
 		case 's':
 			e->sock_path = optarg;
@@ -158,6 +167,23 @@ parse_args(struct env *e, int argc, char **argv)
 		case O_HISTORY:
 			e->max_history = (unsigned int)num_arg("--max-history",
 			    optarg, 0, 1000000000);
+			break;
+		case O_TRANSPORTS:
+			if (listen_parse_transports(optarg, &lc->transports) ==
+			    -1) {
+				fprintf(stderr, "bart_svc: --transports: '%s' "
+				    "is not a list of tcp, udp, tcp6, udp6, "
+				    "local\n", optarg);
+				exit(64);
+			}
+			break;
+		case O_LISTEN:
+			if (listen_add_addr(lc, optarg) == -1) {
+				fprintf(stderr, "bart_svc: --listen: '%s' is "
+				    "not a numeric IPv4 or IPv6 address (or "
+				    "more than %d)\n", optarg, LISTEN_ADDRS);
+				exit(64);
+			}
 			break;
 		case 'v':
 			e->verbose = 1;
@@ -248,10 +274,12 @@ main(int argc, char **argv)
 	struct env	e;
 	uid_t		uid = getuid();
 	gid_t		gid = getgid();
+	struct listen_conf lc;
 	uint64_t	newest;
 	int		pidfd = -1;
 
 	memset(&e, 0, sizeof(e));
+	memset(&lc, 0, sizeof(lc));
 	e.ready_fd = -1;
 	e.limits.per_peer = 128;
 	e.limits.total = 1024;
@@ -261,8 +289,9 @@ main(int argc, char **argv)
 	e.chat_burst = 200;
 	e.max_history = 10000;
 	e.idle_secs = 30;
-	parse_args(&e, argc, argv);
+	parse_args(&e, &lc, argc, argv);
 	set_defaults(&e);
+	lc.sock_path = e.sock_path;
 	log_init(LOG_TO_STDERR, e.verbose, "bart_svc");
 	if (e.user != NULL && daemon_user(e.user, &uid, &gid) == -1)
 		fatalx("no such user: %s", e.user);
@@ -291,8 +320,11 @@ main(int argc, char **argv)
 		exit(1);
 	if (reg_claim() == -1)		/* ORDER: root: unset stale */
 		exit(1);
-	if (svc_open(&e) == -1)		/* ORDER: root: bind */
-		fatalx("cannot create transports");
+	/* ORDER: root: bind; after reg_claim, which may refuse. */
+	if (listen_open(&e.listen, &lc) == -1)
+		exit(1);
+	if (svc_open(&e) == -1)
+		exit(1);
 	if ((e.reg = reg_init(&e.listen)) == NULL)
 		fatalx("out of memory");
 	if (e.user != NULL && geteuid() == 0 &&

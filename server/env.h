@@ -25,7 +25,6 @@ struct env {
 	const char		*sock_path;
 	int			 foreground;
 	int			 verbose;
-	int			 port;		/* 0: any */
 	enum store_sync		 sync;
 	struct push_limits	 limits;
 	unsigned int		 max_conns;	/* 0: default */

@@ -1,30 +1,47 @@
 /*
  * reg.c: bart's registrations with rpcbind: claim the program at
- * start-up, publish each bound address, put back what rpcbind lost,
- * and withdraw only our own entries at exit.  It registers addresses
- * with rpcb_set() and never goes through libtirpc's svc_reg(), so it
- * does not care who serves the sockets.
+ * start-up (refusing if a live daemon serves it), publish one address
+ * per netid, put back whatever rpcbind lost, and withdraw at exit only
+ * the entries that are still ours.  It registers addresses with
+ * rpcb_set() and never goes through libtirpc's svc_reg(), so it does
+ * not care who serves the sockets.
+ *
+ * Every question goes to rpcbind's AF_UNIX socket as one DUMP: GETADDR
+ * there answers only for the netid it is asked over (local), and
+ * libtirpc 1.3.3's rpcb_getaddr() leaks 16 bytes per call over tcp or
+ * udp, which a check every 2 s for ever cannot afford.
  */
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <rpc/rpc.h>
+#include <rpc/rpcb_prot.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bart.h"
 #include "listen.h"
 #include "log.h"
 #include "reg.h"
+#include "util.h"
 
-/* The netids a stale daemon of ours may have left in rpcbind. */
-static const char *const netids[] = { "tcp", "udp", "tcp6", "udp6",
-    "local" };
+#define RPCB_TIMEOUT_S	2		/* a DUMP from the local rpcbind */
+#define PROBE_MS	1000		/* NULLPROC to a registered address */
 
 struct reg_ent {
 	struct netconfig	*nconf;
 	struct sockaddr_storage	 addr;
 	struct netbuf		 nb;		/* points at addr */
+	char			*uaddr;		/* as rpcbind keeps it */
 	int			 registered;
+	int			 taken;		/* warned: someone else's */
 };
 
 struct reg {
@@ -33,131 +50,387 @@ struct reg {
 };
 
 /*
- * Remove stale registrations of our program (a killed daemon leaves
- * them).  ORDER: runs as root, before privileges are dropped, so the
- * unset may remove root-owned entries; and before our own sockets
- * exist.
+ * rpcbind's whole table, asked over its AF_UNIX socket; 0, or -1 if
+ * rpcbind cannot be reached.  Free *list with free_dump().
+ */
+static int
+dump(rpcblist_ptr *list)
+{
+	struct sockaddr_un	 sun;
+	struct netconfig	*lnc;
+	struct netbuf		 nb;
+	struct timeval		 tv = { RPCB_TIMEOUT_S, 0 };
+	CLIENT			*cl = NULL;
+	int			 fd = -1, rc = -1;
+
+	*list = NULL;
+	if ((lnc = getnetconfigent("local")) == NULL)
+		return -1;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	strcpy(sun.sun_path, _PATH_RPCBINDSOCK);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		goto out;
+	nb.buf = &sun;
+	nb.len = nb.maxlen = sizeof(sun);
+	if ((cl = clnt_tli_create(fd, lnc, &nb, RPCBPROG, RPCBVERS, 0, 0)) ==
+	    NULL)
+		goto out;
+	clnt_control(cl, CLSET_FD_CLOSE, NULL);
+	fd = -1;
+	if (clnt_call(cl, RPCBPROC_DUMP, XDR_VOID, NULL,
+	    (xdrproc_t)xdr_rpcblist_ptr, (char *)list, tv) == RPC_SUCCESS)
+		rc = 0;
+out:
+	if (cl != NULL)
+		clnt_destroy(cl);
+	if (fd != -1)
+		close(fd);
+	freenetconfigent(lnc);
+	return rc;
+}
+
+static void
+free_dump(rpcblist_ptr *list)
+{
+	xdr_free((xdrproc_t)xdr_rpcblist_ptr, (char *)list);
+	*list = NULL;
+}
+
+/* Our program's entry for NETID in LIST, or NULL. */
+static rpcb *
+find(rpcblist_ptr list, const char *netid)
+{
+	for (; list != NULL; list = list->rpcb_next)
+		if (list->rpcb_map.r_prog == BART_PROG &&
+		    list->rpcb_map.r_vers == BART_VERS &&
+		    list->rpcb_map.r_netid != NULL &&
+		    list->rpcb_map.r_addr != NULL &&
+		    strcmp(list->rpcb_map.r_netid, netid) == 0)
+			return &list->rpcb_map;
+	return NULL;
+}
+
+/* "tcp 127.0.0.1 port 7000", "local /run/bart_svc.sock", for humans. */
+static const char *
+human(const char *netid, const char *uaddr)
+{
+	static char		 buf[160];
+	struct netconfig	*nc;
+	struct netbuf		*nb = NULL;
+	struct sockaddr		*sa;
+	char			 host[INET6_ADDRSTRLEN];
+	const void		*ap = NULL;
+	int			 port = 0;
+
+	snprintf(buf, sizeof(buf), "%s %s", netid, uaddr);
+	if ((nc = getnetconfigent(netid)) == NULL)
+		return buf;
+	if ((nb = uaddr2taddr(nc, uaddr)) != NULL) {
+		sa = nb->buf;
+		if (sa->sa_family == AF_INET) {
+			ap = &((struct sockaddr_in *)sa)->sin_addr;
+			port = ntohs(((struct sockaddr_in *)sa)->sin_port);
+		} else if (sa->sa_family == AF_INET6) {
+			ap = &((struct sockaddr_in6 *)sa)->sin6_addr;
+			port = ntohs(((struct sockaddr_in6 *)sa)->sin6_port);
+		}
+		if (ap != NULL && inet_ntop(sa->sa_family, ap, host,
+		    sizeof(host)) != NULL)
+			snprintf(buf, sizeof(buf), "%s %s port %d", netid,
+			    host, port);
+		free(nb->buf);
+		free(nb);
+	}
+	freenetconfigent(nc);
+	return buf;
+}
+
+/* Connect FD to SA within PROBE_MS; 0 or -1. */
+static int
+connect_timed(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct pollfd	pfd;
+	int		err = 0, fl;
+	socklen_t	elen = sizeof(err);
+
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+		return -1;
+	if (connect(fd, sa, len) == -1) {
+		if (errno != EINPROGRESS)
+			return -1;
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, PROBE_MS) != 1 ||
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == -1 ||
+		    err != 0)
+			return -1;
+	}
+	return fcntl(fd, F_SETFL, fl);
+}
+
+/*
+ * Does a live server answer NULLPROC for our program at UADDR?  A
+ * wildcard address is asked on loopback.  Short timeouts: a daemon
+ * that cannot answer within PROBE_MS is as good as gone.
+ */
+static int
+alive(const char *netid, const char *uaddr)
+{
+	struct netconfig	*nc;
+	struct netbuf		*nb = NULL;
+	struct sockaddr		*sa;
+	struct timeval		 tv = { 0, PROBE_MS * 1000 };
+	struct timeval		 retry = { 0, 250 * 1000 };
+	CLIENT			*cl = NULL;
+	int			 fd = -1, type, yes = 0;
+
+	if ((nc = getnetconfigent(netid)) == NULL)
+		return 0;
+	if ((nb = uaddr2taddr(nc, uaddr)) == NULL)
+		goto out;
+	sa = nb->buf;
+	if (sa->sa_family == AF_INET &&
+	    ((struct sockaddr_in *)sa)->sin_addr.s_addr == htonl(INADDR_ANY))
+		((struct sockaddr_in *)sa)->sin_addr.s_addr =
+		    htonl(INADDR_LOOPBACK);
+	if (sa->sa_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(
+	    &((struct sockaddr_in6 *)sa)->sin6_addr))
+		((struct sockaddr_in6 *)sa)->sin6_addr = in6addr_loopback;
+	type = nc->nc_semantics == NC_TPI_CLTS ? SOCK_DGRAM : SOCK_STREAM;
+	if ((fd = socket(sa->sa_family, type | SOCK_CLOEXEC, 0)) == -1)
+		goto out;
+	if (type == SOCK_STREAM && connect_timed(fd, sa, nb->len) == -1)
+		goto out;
+	if ((cl = clnt_tli_create(fd, nc, nb, BART_PROG, BART_VERS, 0, 0)) ==
+	    NULL)
+		goto out;
+	clnt_control(cl, CLSET_FD_CLOSE, NULL);
+	fd = -1;
+	if (type == SOCK_DGRAM)
+		clnt_control(cl, CLSET_RETRY_TIMEOUT, (char *)&retry);
+	yes = clnt_call(cl, NULLPROC, XDR_VOID, NULL,
+	    XDR_VOID, NULL, tv) == RPC_SUCCESS;
+out:
+	if (cl != NULL)
+		clnt_destroy(cl);
+	if (fd != -1)
+		close(fd);
+	if (nb != NULL) {
+		free(nb->buf);
+		free(nb);
+	}
+	freenetconfigent(nc);
+	return yes;
+}
+
+/*
+ * Take over our program in rpcbind.  If a live daemon answers at any
+ * registered address, refuse (-1): another bart_svc, on another state
+ * directory, serves it, and replacing its entries would point its
+ * clients at us.  Entries nobody answers at are a killed daemon's and
+ * are removed.  ORDER: before our sockets exist (a daemon on the same
+ * -P port or -s path is reported as such, not as a bind error), and
+ * as root, so the unset may remove root-owned entries.
  */
 int
 reg_claim(void)
 {
+	rpcblist_ptr		 list, l;
 	struct netconfig	*nc;
-	size_t			 i;
 
-	for (i = 0; i < sizeof(netids) / sizeof(netids[0]); i++) {
-		if ((nc = getnetconfigent(netids[i])) == NULL)
+	if (dump(&list) == -1)
+		return 0;	/* reg_publish says what is wrong */
+	for (l = list; l != NULL; l = l->rpcb_next) {
+		if (find(l, l->rpcb_map.r_netid) != &l->rpcb_map)
 			continue;
-		rpcb_unset(BART_PROG, BART_VERS, nc);
+		if (alive(l->rpcb_map.r_netid, l->rpcb_map.r_addr)) {
+			log_warnx("program %u is served by a live daemon at "
+			    "%s", BART_PROG, human(l->rpcb_map.r_netid,
+			    l->rpcb_map.r_addr));
+			free_dump(&list);
+			return -1;
+		}
+	}
+	for (l = list; l != NULL; l = l->rpcb_next) {
+		if (find(l, l->rpcb_map.r_netid) != &l->rpcb_map ||
+		    (nc = getnetconfigent(l->rpcb_map.r_netid)) == NULL)
+			continue;
+		if (rpcb_unset(BART_PROG, BART_VERS, nc))
+			log_info("removed a stale registration: %s",
+			    human(l->rpcb_map.r_netid, l->rpcb_map.r_addr));
 		freenetconfigent(nc);
 	}
+	free_dump(&list);
 	return 0;
 }
 
-/* Remember the addresses to register; the set may go away after. */
+/*
+ * Remember the addresses to register; the set may go away after.
+ * rpcbind keeps one address per netid: the first of each (listen.c
+ * bound the others on the same port, and rpcbind hands each caller
+ * its own interface's address with that port).
+ */
 struct reg *
 reg_init(const struct listen_set *ls)
 {
 	struct reg	*r;
 	struct reg_ent	*re;
-	int		 i;
+	int		 i, j;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
 	for (i = 0; i < ls->n; i++) {
+		for (j = 0; j < r->n; j++)
+			if (strcmp(r->ent[j].nconf->nc_netid,
+			    ls->ent[i].nconf->nc_netid) == 0)
+				break;
+		if (j < r->n)
+			continue;
 		re = &r->ent[r->n];
 		if ((re->nconf = getnetconfigent(ls->ent[i].nconf->nc_netid)) ==
 		    NULL)
-			continue;
+			goto fail;
 		memcpy(&re->addr, &ls->ent[i].addr, ls->ent[i].addrlen);
 		re->nb.buf = &re->addr;
 		re->nb.len = re->nb.maxlen = ls->ent[i].addrlen;
 		r->n++;
+		if ((re->uaddr = taddr2uaddr(re->nconf, &re->nb)) == NULL)
+			goto fail;
 	}
 	return r;
+fail:
+	reg_exit(r);
+	return NULL;
 }
 
-/* Register every address with rpcbind; fails if none registers. */
+/* Why rpcb_set failed for RE, in one line. */
+static void
+explain(const struct reg_ent *re)
+{
+	rpcblist_ptr	 list;
+	rpcb		*m;
+
+	if (dump(&list) == -1) {
+		log_warnx("cannot register program %u on %s: rpcbind does "
+		    "not answer on %s (is it running?)", BART_PROG,
+		    re->nconf->nc_netid, _PATH_RPCBINDSOCK);
+		return;
+	}
+	if ((m = find(list, re->nconf->nc_netid)) != NULL)
+		log_warnx("cannot register program %u on %s: rpcbind keeps "
+		    "it for %s, registered by %s; only that owner or root "
+		    "may replace it", BART_PROG, re->nconf->nc_netid,
+		    human(m->r_netid, m->r_addr),
+		    m->r_owner != NULL ? m->r_owner : "someone else");
+	else
+		log_warnx("cannot register program %u on %s: rpcbind "
+		    "refused", BART_PROG, re->nconf->nc_netid);
+	free_dump(&list);
+}
+
+/*
+ * Register every address with rpcbind.  All or nothing: a daemon that
+ * reports success reachable on half its transports misleads.
+ */
 int
 reg_publish(struct reg *r)
 {
 	struct reg_ent	*re;
-	int		 i, n = 0;
+	int		 i;
 
 	for (i = 0; i < r->n; i++) {
 		re = &r->ent[i];
 		if (!rpcb_set(BART_PROG, BART_VERS, re->nconf, &re->nb)) {
-			log_warnx("cannot register with rpcbind on %s",
-			    re->nconf->nc_netid);
-			continue;
+			explain(re);
+			goto fail;
 		}
 		re->registered = 1;
-		n++;
-	}
-	if (n == 0) {
-		log_warnx("cannot register program %u with rpcbind "
-		    "(is rpcbind running?)", BART_PROG);
-		return -1;
 	}
 	log_info("program %u version %u registered on %d transports",
-	    BART_PROG, BART_VERS, n);
+	    BART_PROG, BART_VERS, r->n);
 	return 0;
+fail:
+	for (i = 0; i < r->n; i++) {
+		re = &r->ent[i];
+		if (re->registered)
+			rpcb_unset(BART_PROG, BART_VERS, re->nconf);
+		re->registered = 0;
+	}
+	return -1;
 }
 
 /*
- * rpcbind forgets everything when it is killed or restarted without
- * -w.  Ask it cheaply whether it still knows us; if not, set again.
+ * Put back what rpcbind lost: all of it after a restart without -w,
+ * or single netids someone deleted (rpcinfo -d -T tcp).  An entry
+ * that now names another address is someone else's: left alone, and
+ * said once.
  */
 void
 reg_recheck(struct reg *r)
 {
-	struct netbuf	 nb;
-	struct sockaddr_storage ss;
-	struct reg_ent	*re = NULL;
+	rpcblist_ptr	 list;
+	struct reg_ent	*re;
+	rpcb		*m;
+	char		 redone[64];
 	int		 i, n = 0;
 
-	/* Prefer local: libtirpc 1.3.3's rpcb_getaddr leaks 16 bytes per
-	 * call over tcp or udp, and this runs every 2 s for ever. */
-	for (i = 0; i < r->n; i++)
-		if (r->ent[i].registered && (re == NULL || strcmp(
-		    r->ent[i].nconf->nc_protofmly, NC_LOOPBACK) == 0))
-			re = &r->ent[i];
-	if (re == NULL)
-		return;
-	nb.buf = &ss;
-	nb.maxlen = sizeof(ss);
-	nb.len = 0;
-	if (rpcb_getaddr(BART_PROG, BART_VERS, re->nconf, &nb, "localhost"))
-		return;
-	if (rpc_createerr.cf_stat != RPC_PROGNOTREGISTERED &&
-	    rpc_createerr.cf_stat != RPC_PROGVERSMISMATCH)
+	if (dump(&list) == -1)
 		return;			/* rpcbind down: try next time */
+	redone[0] = '\0';
 	for (i = 0; i < r->n; i++) {
 		re = &r->ent[i];
 		if (!re->registered)
 			continue;
-		if (rpcb_set(BART_PROG, BART_VERS, re->nconf, &re->nb))
-			n++;
+		if ((m = find(list, re->nconf->nc_netid)) != NULL) {
+			if (strcmp(m->r_addr, re->uaddr) != 0 && !re->taken) {
+				log_warnx("rpcbind now has %s for program "
+				    "%u, not our %s; left alone",
+				    human(m->r_netid, m->r_addr), BART_PROG,
+				    re->uaddr);
+				re->taken = 1;
+			} else if (strcmp(m->r_addr, re->uaddr) == 0)
+				re->taken = 0;
+			continue;
+		}
+		if (!rpcb_set(BART_PROG, BART_VERS, re->nconf, &re->nb))
+			continue;
+		n++;
+		strncat(redone, " ", sizeof(redone) - strlen(redone) - 1);
+		strncat(redone, re->nconf->nc_netid,
+		    sizeof(redone) - strlen(redone) - 1);
 	}
-	log_info("rpcbind had lost our registration; registered again "
-	    "on %d transports", n);
+	free_dump(&list);
+	if (n > 0)
+		log_info("rpcbind had lost our registration on%s; "
+		    "registered again", redone);
 }
 
-/* Unregister only our own entries. */
+/* Unregister the entries that are still ours, and forget them. */
 void
 reg_exit(struct reg *r)
 {
+	rpcblist_ptr	 list = NULL;
 	struct reg_ent	*re;
-	int		 i;
+	rpcb		*m;
+	int		 i, known;
 
 	if (r == NULL)
 		return;
+	known = dump(&list) == 0;
 	for (i = 0; i < r->n; i++) {
 		re = &r->ent[i];
-		if (re->registered && !rpcb_unset(BART_PROG, BART_VERS,
-		    re->nconf))
+		if (re->registered && (!known ||
+		    ((m = find(list, re->nconf->nc_netid)) != NULL &&
+		    strcmp(m->r_addr, re->uaddr) == 0)) &&
+		    !rpcb_unset(BART_PROG, BART_VERS, re->nconf))
 			log_warnx("could not unregister %s",
 			    re->nconf->nc_netid);
+		free(re->uaddr);
 		freenetconfigent(re->nconf);
 	}
+	free_dump(&list);
 	free(r);
 }

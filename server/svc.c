@@ -50,11 +50,13 @@ svc_dispatch(struct svc_req *rq, SVCXPRT *xprt)
 	proc_dispatch(rq, xprt);
 }
 
-/* Create a transport on every socket listen.c opened. */
+/*
+ * Create a transport on every socket of e->listen (listen.c opened
+ * them; main() made the table).
+ */
 int
 svc_open(struct env *e)
 {
-	struct listen_conf	 lc;
 	struct listen_ent	*le;
 	struct xprt		*x;
 	int			 i, maxrec = MAX_RECORD;
@@ -68,27 +70,18 @@ svc_open(struct env *e)
 	if ((e->conns = conns_init(e)) == NULL)
 		return -1;
 	rpc_control(RPC_SVC_CONNMAXREC_SET, &maxrec);
-	memset(&lc, 0, sizeof(lc));
-	lc.port = e->port;
-	lc.sock_path = e->sock_path;
-	if (listen_open(&e->listen, &lc) == -1)
-		return -1;
 	for (i = 0; i < e->listen.n; i++) {
 		le = &e->listen.ent[i];
 		x = &e->xprts[e->nxprts];
 		if ((x->xprt = svc_tli_create(le->fd, le->nconf, NULL, 0,
 		    0)) == NULL) {
-			log_warnx("svc_tli_create %s failed",
+			/* Every transport asked for, or none: see listen.c */
+			log_warnx("cannot create the %s transport",
 			    le->nconf->nc_netid);
-			close(le->fd);
-			continue;
+			return -1;
 		}
 		x->nconf = le->nconf;
 		e->nxprts++;
-	}
-	if (e->nxprts == 0) {
-		log_warnx("no transport could be created");
-		return -1;
 	}
 	return 0;
 }
