@@ -12,6 +12,7 @@ enum log_dest {
 
 void	log_init(enum log_dest, int verbose, const char *ident);
 void	log_reopen(void);
+void	log_tick(void);
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -24,6 +24,11 @@ log_reopen(void)
 }
 
 void
+log_tick(void)
+{
+}
+
+void
 log_warn(const char *fmt, ...)
 {
 	(void)fmt;

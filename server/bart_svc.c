@@ -44,8 +44,10 @@ usage(FILE *f)
 "      --listen ADDR         bind tcp/udp to this numeric address only;\n"
 "                            repeatable (default: every address)\n"
 "      --sync normal|full    commit durability (default normal)\n"
-"      --max-subs-per-peer N chat subscriptions per client host (128)\n"
+"      --max-subs-per-peer N chat subscriptions per local uid, remote\n"
+"                            IPv4 address or IPv6 /64 (128)\n"
 "      --max-subs N          chat subscriptions in all (1024)\n"
+"      --sub-rate N          CHAT_SUBSCRIBEs per peer per second (10)\n"
 "      --idle-timeout SECS   close idle TCP connections after (30)\n"
 "      --max-conns N         open tcp and local connections in all (1024)\n"
 "      --max-conns-per-peer N  per client address or local uid (64)\n"
@@ -77,7 +79,7 @@ parse_args(struct env *e, struct listen_conf *lc, int argc, char **argv)
 {
 	enum { O_SYNC = 256, O_SUBS_PEER, O_SUBS, O_IDLE, O_CONNS,
 	    O_CONNS_PEER, O_CHAT_RATE, O_CHAT_BURST, O_HISTORY,
-	    O_TRANSPORTS, O_LISTEN };
+	    O_TRANSPORTS, O_LISTEN, O_SUB_RATE };
 	static const struct option longopts[] = {
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "state-dir", required_argument, NULL, 'S' },
@@ -88,6 +90,7 @@ parse_args(struct env *e, struct listen_conf *lc, int argc, char **argv)
 		{ "sync", required_argument, NULL, O_SYNC },
 		{ "max-subs-per-peer", required_argument, NULL, O_SUBS_PEER },
 		{ "max-subs", required_argument, NULL, O_SUBS },
+		{ "sub-rate", required_argument, NULL, O_SUB_RATE },
 		{ "idle-timeout", required_argument, NULL, O_IDLE },
 		{ "max-conns", required_argument, NULL, O_CONNS },
 		{ "max-conns-per-peer", required_argument, NULL,
@@ -143,6 +146,10 @@ parse_args(struct env *e, struct listen_conf *lc, int argc, char **argv)
 		case O_SUBS:
 			e->limits.total = (unsigned int)num_arg("--max-subs",
 			    optarg, 1, 100000);
+			break;
+		case O_SUB_RATE:
+			e->limits.sub_rate = (unsigned int)num_arg(
+			    "--sub-rate", optarg, 1, 1000000);
 			break;
 		case O_IDLE:
 			e->idle_secs = (int)num_arg("--idle-timeout", optarg,

@@ -1,5 +1,6 @@
 /* chat.c: a bounded, thread-safe ring of the newest chat messages. */
 #include <errno.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@ struct chat_ring {
 	unsigned int	 cap;
 	uint64_t	 newest;	/* 0: empty */
 	uint64_t	 oldest;	/* oldest seq still held */
+	int		 watchfd;	/* eventfd poked on append, or -1 */
 };
 
 struct chat_ring *
@@ -37,6 +39,7 @@ chat_init(unsigned int cap)
 		return NULL;
 	}
 	r->cap = cap;
+	r->watchfd = -1;
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -73,6 +76,8 @@ chat_append(struct chat_ring *r, uint64_t seq, int64_t when,
     const char *name, const char *host, const char *text)
 {
 	struct slot	*s;
+	uint64_t	 one = 1;
+	int		 fd;
 
 	pthread_mutex_lock(&r->mu);
 	if (r->newest == 0 || seq != r->newest + 1)
@@ -87,6 +92,22 @@ chat_append(struct chat_ring *r, uint64_t seq, int64_t when,
 	if (r->newest - r->oldest + 1 > r->cap)
 		r->oldest = r->newest - r->cap + 1;
 	pthread_cond_broadcast(&r->cv);
+	fd = r->watchfd;
+	pthread_mutex_unlock(&r->mu);
+	/* An eventfd never blocks a writer below 2^64 - 1 posts. */
+	if (fd != -1 && write(fd, &one, sizeof(one)) == -1)
+		return;
+}
+
+/*
+ * Have chat_append poke FD (an eventfd, or -1 for none): the delivery
+ * thread sleeps in epoll, not on the condition variable.
+ */
+void
+chat_watch(struct chat_ring *r, int fd)
+{
+	pthread_mutex_lock(&r->mu);
+	r->watchfd = fd;
 	pthread_mutex_unlock(&r->mu);
 }
 

@@ -24,6 +24,7 @@ int			 chat_copy(struct chat_ring *, uint64_t, unsigned int,
 int			 chat_wait(struct chat_ring *, uint64_t, int,
 			    volatile int *);
 void			 chat_wake(struct chat_ring *);
+void			 chat_watch(struct chat_ring *, int);
 size_t			 chat_msg_size(const char *, const char *,
 			    const char *);
 void			 chat_msgs_free(chat_msg *, int);

@@ -1,16 +1,47 @@
-/* push.c: subscriptions and their delivery threads. */
+/*
+ * push.c: chat subscriptions, and one delivery thread that makes every
+ * callback over non-blocking sockets, the way rpc.statd's rmtcall.c
+ * makes its calls: each call is encoded with xdr_callmsg and the
+ * rpcgen routine into a buffer behind a record mark, written as the
+ * socket takes it, and its reply matched by xid.  Each subscriber
+ * walks a small state machine:
+ *
+ *	QUEUED -> LOOKUP (GETADDR at its host's rpcbind, port 111/tcp)
+ *	       -> PROBE (connect to the callback port, NULLPROC)
+ *	       -> IDLE <-> DELIVER (one DELIVER in flight at a time)
+ *	failure after it was active: BACKOFF -> QUEUED, dropped after
+ *	max_failures in a row; failure before: FAILED with the reason.
+ *
+ * Every step has one deadline for the whole step (connect, write and
+ * the complete reply), so a callback that dribbles its reply a byte at
+ * a time is cut off like one that never answers.
+ *
+ * Threads.  The RPC thread calls the push_* functions; the delivery
+ * thread (push_main) owns every socket.  The fields of struct sub and
+ * struct push are marked: [const] set before the sub is published,
+ * [mu] under push.mu, [dt] the delivery thread's alone.  The RPC thread
+ * hands new and ended subscriptions to the delivery thread through the
+ * inbox (under mu) and an eventfd; only the delivery thread frees a
+ * sub.  The chat ring has its own lock and pokes the same eventfd.
+ */
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 
 #include <errno.h>
 #include <pthread.h>
 #include <rpc/rpc.h>
 #include <rpc/rpcb_prot.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -18,481 +49,451 @@
 #include "push.h"
 #include "util.h"
 
-#define FAILED_KEEP_SECS	30	/* a failed sub stays for RENEW */
-#define THREAD_STACK		(256 * 1024)
+#define FAILED_KEEP_US	(30 * 1000000ULL) /* a failed sub waits for RENEW */
+#define MAX_SETUP	64		/* lookups and probes at a time */
+#define IN_MAX		512		/* a reply record (verifier <= 400) */
+#define BATCH_BYTES	(64 * 1024)	/* encoded messages per DELIVER */
+#define IDLE_WAKE_MS	1000
+#define PEER_IDLE_US	(60 * 1000000ULL) /* forget a peer without subs */
+#define RPCB_PORT	111
 
-enum sub_phase {
+enum sub_phase {			/* what RENEW reports */
 	PHASE_PROBING,
 	PHASE_ACTIVE,
-	PHASE_FAILED,		/* reason in fail; kept a while for RENEW */
-	PHASE_GONE		/* unsubscribed; reaped when thread ends */
+	PHASE_FAILED			/* reason in fail */
+};
+
+enum sub_step {				/* the delivery thread's state */
+	STEP_NEW,			/* not yet seen by the thread */
+	STEP_QUEUED,			/* waiting for a setup slot */
+	STEP_LOOKUP,			/* GETADDR at the host's rpcbind */
+	STEP_PROBE,			/* connect + NULLPROC */
+	STEP_IDLE,			/* active (fd -1: reconnect on use) */
+	STEP_DELIVER,			/* one DELIVER in flight */
+	STEP_BACKOFF,			/* after a failure, until deadline */
+	STEP_DEAD			/* failed: no socket, waits for RENEW */
+};
+
+/* Who a subscription counts against: a local uid, an address, a /64. */
+struct peerkey {
+	uint8_t		kind;		/* KEY_* */
+	uint8_t		b[16];
+};
+#define KEY_NONE	0
+#define KEY_UID		1
+#define KEY_V4		4
+#define KEY_V6		6
+
+struct peer {				/* all [mu] */
+	struct peer	*next;
+	struct peerkey	 key;
+	unsigned int	 nsubs;		/* subscriptions held (any phase) */
+	double		 tokens;	/* SUBSCRIBE rate bucket */
+	uint64_t	 last_us;
+};
+
+/* One call in flight: its encoded bytes and the reply so far. [dt] */
+struct io {
+	unsigned char	*out;
+	size_t		 outlen, outoff;
+	size_t		 inlen;
+	unsigned char	 in[IN_MAX + 8];
+};
+
+union addr {
+	struct sockaddr		sa;
+	struct sockaddr_in	sin;
+	struct sockaddr_in6	sin6;
 };
 
 struct sub {
-	uint64_t		 id;
-	unsigned char		 token[BART_TOKEN_LEN];
-	struct sockaddr_storage	 peer;		/* where SUBSCRIBE came from */
-	socklen_t		 peerlen;
-	long			 uid;		/* local subscriber, or -1 */
-	char			 peerstr[BART_HOST_MAX];
-	uint32_t		 prog, vers;
-	uint64_t		 next;		/* first seq not yet delivered */
-	enum sub_phase		 phase;
-	bart_status		 fail;
-	time_t			 failed_at;
-	volatile int		 quit;
-	volatile int		 done;
-	pthread_t		 thr;
-	struct push		*push;
+	/* [const] */
+	uint64_t	 id;
+	unsigned char	 token[BART_TOKEN_LEN];
+	union addr	 host;		/* the SUBSCRIBE's source, port 0 */
+	socklen_t	 hostlen;
+	long		 uid;		/* local subscriber, or PEER_REMOTE */
+	uint32_t	 prog, vers;
+	char		 peerstr[48];
+	struct peer	*peer;		/* pointee [mu] */
+
+	/* [mu] */
+	enum sub_phase	 phase;
+	bart_status	 fail;
+	int		 inhash;	/* findable by id; counts in caps */
+	struct sub	*hnext;
+
+	/* [dt] */
+	enum sub_step	 step;
+	int		 fd;
+	int		 connecting;
+	uint32_t	 events;	/* registered with epoll */
+	uint32_t	 xid;
+	uint64_t	 next;		/* first seq not yet delivered */
+	uint64_t	 last_sent;	/* last seq of the DELIVER in flight */
+	uint64_t	 deadline;	/* us; 0: none */
+	int		 fails;
+	int		 was_active;
+	unsigned int	 slot;		/* index in push.list */
+	struct sub	*qnext;		/* setup queue */
+	struct io	*io;
+};
+
+struct op {
+	struct sub	*s;
+	int		 gone;		/* 0: new, 1: ended */
 };
 
 struct push {
-	pthread_mutex_t		 mu;		/* subs[], phases */
+	/* [const] */
 	struct chat_ring	*ring;
 	struct push_limits	 lim;
-	struct sub		**subs;
-	unsigned int		 nsubs, cap;
+	int			 evfd;	/* wakes the delivery thread */
+	int			 epfd;	/* [dt] after start */
+	pthread_t		 thr;
+	unsigned int		 nbuckets;	/* power of two */
+
+	/* [mu] */
+	pthread_mutex_t		 mu;
+	struct sub		**byid;		/* hash of held subs */
+	struct peer		**peers;	/* hash of peers */
+	unsigned int		 npeers;
+	unsigned int		 held;		/* subs in byid */
+	unsigned int		 live;		/* ... probing or active */
 	uint64_t		 next_id;
+	struct op		*inbox;
+	unsigned int		 ninbox, inboxcap;
+	int			 quit;
+	struct push_counters	 ctr;
+
+	/* [dt] */
+	struct sub		**list;		/* every sub the thread has */
+	unsigned int		 nlist, listcap;
+	struct sub		*qhead, *qtail;	/* waiting for setup */
+	int			 nsetup;	/* subs in LOOKUP or PROBE */
+	uint64_t		 wake_at;	/* earliest deadline, us */
+	uint64_t		 seen_newest;
+	struct {			/* one batch, shared by the fan-out */
+		uint64_t	after, newest;
+		int		n;
+		chat_msg	msgs[BART_BATCH_MAX];
+	}			 batch;
+	struct push_counters	 dctr;	/* folded into ctr under mu */
 };
+
+static void	*push_main(void *);
+
+static unsigned int
+hash64(uint64_t v, unsigned int nb)
+{
+	v ^= v >> 33;
+	v *= 0xff51afd7ed558ccdULL;
+	v ^= v >> 33;
+	return (unsigned int)v & (nb - 1);
+}
+
+static unsigned int
+hashkey(const struct peerkey *k, unsigned int nb)
+{
+	uint64_t	a, b;
+
+	memcpy(&a, k->b, 8);
+	memcpy(&b, k->b + 8, 8);
+	return hash64(a ^ (b * 31) ^ k->kind, nb);
+}
 
 struct push *
 push_init(struct chat_ring *ring, const struct push_limits *lim)
 {
 	struct push	*p;
+	sigset_t	 all, old;
+	unsigned int	 nb = 64;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
-	pthread_mutex_init(&p->mu, NULL);
 	p->ring = ring;
 	p->lim = *lim;
+	if (p->lim.sub_rate == 0)
+		p->lim.sub_rate = PUSH_SUB_RATE;
+	if (p->lim.sub_burst == 0)
+		p->lim.sub_burst = 4 * p->lim.sub_rate;
+	while (nb < p->lim.total && nb < (1u << 20))
+		nb <<= 1;
+	p->nbuckets = nb;
+	p->evfd = p->epfd = -1;
+	pthread_mutex_init(&p->mu, NULL);
 	/* Random start: ids of a restarted daemon do not match old ones. */
 	p->next_id = util_random_u64() >> 16;
+	if ((p->byid = calloc(nb, sizeof(*p->byid))) == NULL ||
+	    (p->peers = calloc(nb, sizeof(*p->peers))) == NULL ||
+	    (p->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
+	    (p->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		goto fail;
+	chat_watch(ring, p->evfd);
+	/* ORDER: signals go to the main thread, never to this one. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if (pthread_create(&p->thr, NULL, push_main, p) != 0) {
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		chat_watch(ring, -1);
+		goto fail;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return p;
+fail:
+	if (p->evfd != -1)
+		close(p->evfd);
+	if (p->epfd != -1)
+		close(p->epfd);
+	free(p->byid);
+	free(p->peers);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+	return NULL;
 }
 
-/* Stop every delivery thread; a thread stuck in a call ends by timeout. */
+static void
+wake(struct push *p)
+{
+	uint64_t	one = 1;
+
+	if (write(p->evfd, &one, sizeof(one)) == -1 && errno != EAGAIN)
+		log_warn("push: eventfd");
+}
+
+static void
+io_free(struct sub *s)
+{
+	if (s->io != NULL) {
+		free(s->io->out);
+		free(s->io);
+		s->io = NULL;
+	}
+}
+
+static void
+sub_close(struct push *p, struct sub *s)
+{
+	if (s->fd != -1) {
+		epoll_ctl(p->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+		close(s->fd);
+		s->fd = -1;
+	}
+	s->events = 0;
+	s->connecting = 0;
+	io_free(s);
+}
+
+/*
+ * Stop the delivery thread and free everything.  Every sub is either
+ * in the thread's list or in a "new" op of the inbox, exactly once.
+ */
 void
 push_exit(struct push *p)
 {
-	unsigned int	i;
-	uint64_t	deadline;
-	int		busy;
+	unsigned int	 i;
+	struct peer	*pe, *pn;
 
 	if (p == NULL)
 		return;
-	/* GONE: push_reap frees every sub whose thread has ended. */
 	pthread_mutex_lock(&p->mu);
-	for (i = 0; i < p->nsubs; i++) {
-		p->subs[i]->quit = 1;
-		p->subs[i]->phase = PHASE_GONE;
-	}
+	p->quit = 1;
 	pthread_mutex_unlock(&p->mu);
-	chat_wake(p->ring);
-	deadline = util_now_us() + 1000000;
-	do {
-		busy = 0;
-		pthread_mutex_lock(&p->mu);
-		for (i = 0; i < p->nsubs; i++)
-			busy += !p->subs[i]->done;
-		pthread_mutex_unlock(&p->mu);
-		if (busy)
-			usleep(10000);
-	} while (busy && util_now_us() < deadline);
-	if (busy) {
-		/* Threads still in a call own their sub; leave them. */
-		log_debug("%d delivery threads still busy at exit", busy);
-		return;
+	wake(p);
+	/* No call in the thread blocks: it ends within one turn. */
+	pthread_join(p->thr, NULL);
+	chat_watch(p->ring, -1);
+	for (i = 0; i < p->ninbox; i++)
+		if (!p->inbox[i].gone) {
+			sub_close(p, p->inbox[i].s);
+			free(p->inbox[i].s);
+		}
+	for (i = 0; i < p->nlist; i++) {
+		sub_close(p, p->list[i]);
+		free(p->list[i]);
 	}
-	push_reap(p);
-	free(p->subs);
+	for (i = 0; i < p->nbuckets; i++)
+		for (pe = p->peers[i]; pe != NULL; pe = pn) {
+			pn = pe->next;
+			free(pe);
+		}
+	chat_msgs_free(p->batch.msgs, p->batch.n);
+	free(p->inbox);
+	free(p->list);
+	free(p->byid);
+	free(p->peers);
+	close(p->evfd);
+	close(p->epfd);
 	pthread_mutex_destroy(&p->mu);
 	free(p);
 }
 
-static int
-same_host(const struct sockaddr_storage *a, const struct sockaddr *b)
+/* ---- peers, caps and the SUBSCRIBE rate (RPC thread, under mu) ----- */
+
+/* The key an address counts under: IPv4 address, or IPv6 /64. */
+static void
+addr_key(const struct sockaddr *sa, struct peerkey *k)
 {
-	if (a->ss_family != b->sa_family)
-		return 0;
-	if (b->sa_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-		    ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	if (b->sa_family == AF_INET6)
-		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-		    &((const struct sockaddr_in6 *)b)->sin6_addr,
-		    sizeof(struct in6_addr)) == 0;
-	return 1;			/* AF_UNIX: all local callers */
+	const struct sockaddr_in6	*s6 = (const void *)sa;
+
+	memset(k, 0, sizeof(*k));
+	if (sa->sa_family == AF_INET) {
+		k->kind = KEY_V4;
+		memcpy(k->b, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		k->kind = KEY_V4;
+		memcpy(k->b, &s6->sin6_addr.s6_addr[12], 4);
+	} else if (sa->sa_family == AF_INET6) {
+		k->kind = KEY_V6;
+		memcpy(k->b, &s6->sin6_addr, 8);
+	}
 }
 
-/* Caller holds mu. */
-static struct sub *
-find_sub(struct push *p, const chat_sub_ref *ref)
+static void
+uid_key(long uid, struct peerkey *k)
 {
-	unsigned int	i;
-	struct sub	*s;
+	memset(k, 0, sizeof(*k));
+	k->kind = KEY_UID;
+	memcpy(k->b, &uid, sizeof(uid));
+}
 
-	for (i = 0; i < p->nsubs; i++) {
-		s = p->subs[i];
-		if (s->id == ref->id && s->phase != PHASE_GONE &&
-		    memcmp(s->token, ref->token, BART_TOKEN_LEN) == 0)
-			return s;
-	}
+static struct peer *
+peer_find(struct push *p, const struct peerkey *k)
+{
+	struct peer	*pe;
+
+	if (k->kind == KEY_NONE)
+		return NULL;
+	for (pe = p->peers[hashkey(k, p->nbuckets)]; pe != NULL; pe = pe->next)
+		if (memcmp(&pe->key, k, sizeof(*k)) == 0)
+			return pe;
 	return NULL;
 }
 
-/*
- * Where to call back: the IP the SUBSCRIBE came from, never a host the
- * client names.  A local-transport caller is on this host: loopback.
- */
 static void
-callback_host(const struct sub *s, struct sockaddr_storage *ss,
-    socklen_t *len, const char **netid)
+peer_refill(struct push *p, struct peer *pe, uint64_t now)
 {
-	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (s->peer.ss_family == AF_INET6) {
-		memcpy(ss, &s->peer, sizeof(struct sockaddr_in6));
-		*len = sizeof(struct sockaddr_in6);
-		*netid = "tcp6";
-		return;
-	}
-	if (s->peer.ss_family == AF_INET)
-		memcpy(ss, &s->peer, sizeof(struct sockaddr_in));
-	else {
-		sin->sin_family = AF_INET;
-		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	}
-	*len = sizeof(struct sockaddr_in);
-	*netid = "tcp";
+	pe->tokens += (double)(now - pe->last_us) * p->lim.sub_rate / 1e6;
+	if (pe->tokens > p->lim.sub_burst)
+		pe->tokens = p->lim.sub_burst;
+	pe->last_us = now;
 }
 
-static void
-set_port(struct sockaddr_storage *ss, uint16_t port)
+static struct peer *
+peer_get(struct push *p, const struct peerkey *k, uint64_t now)
 {
-	if (ss->ss_family == AF_INET6)
-		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-	else
-		((struct sockaddr_in *)ss)->sin_port = htons(port);
-}
+	struct peer	*pe;
+	unsigned int	 h;
 
-/* A TCP CLIENT to SS with every wait bounded by the sub's timeout. */
-static CLIENT *
-timed_client(struct sub *s, struct sockaddr_storage *ss, socklen_t len,
-    uint32_t prog, uint32_t vers)
-{
-	struct netbuf	 nb;
-	struct timeval	 tv;
-	CLIENT		*cl;
-	int		 fd, ms = s->push->lim.timeout_ms;
-
-	if ((fd = util_connect_timed((struct sockaddr *)ss, len, ms)) == -1)
+	if ((pe = peer_find(p, k)) != NULL) {
+		peer_refill(p, pe, now);
+		return pe;
+	}
+	/* Bounded: peers without subs are forgotten by push_reap. */
+	if (p->npeers >= 4 * p->nbuckets || (pe = calloc(1, sizeof(*pe))) ==
+	    NULL)
 		return NULL;
-	/* A peer that stops reading must not block our writes for ever. */
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	nb.buf = ss;
-	nb.len = nb.maxlen = len;
-	if ((cl = clnt_vc_create(fd, &nb, prog, vers, 0, 0)) == NULL) {
-		close(fd);
-		return NULL;
-	}
-	clnt_control(cl, CLSET_FD_CLOSE, NULL);
-	return cl;
-}
-
-static struct timeval
-sub_timeout(struct sub *s)
-{
-	struct timeval	tv;
-
-	tv.tv_sec = s->push->lim.timeout_ms / 1000;
-	tv.tv_usec = (s->push->lim.timeout_ms % 1000) * 1000;
-	return tv;
-}
-
-/* rpcbind's name for the registering uid: "superuser" or the number. */
-static int
-owner_is(const char *owner, long uid)
-{
-	char	buf[24];
-
-	if (owner == NULL)
-		return 0;
-	if (uid == 0)
-		return strcmp(owner, "superuser") == 0;
-	snprintf(buf, sizeof(buf), "%ld", uid);
-	return strcmp(owner, buf) == 0;
+	pe->key = *k;
+	pe->tokens = p->lim.sub_burst;
+	pe->last_us = now;
+	h = hashkey(k, p->nbuckets);
+	pe->next = p->peers[h];
+	p->peers[h] = pe;
+	p->npeers++;
+	return pe;
 }
 
 /*
- * The callback's address from the DUMP of this host's rpcbind, only if
- * the subscriber's own uid registered it: a local user must not point
- * our callbacks at another user's program.  0, or -1 with *why.
- */
-static int
-local_owned_uaddr(struct sub *s, CLIENT *cl, const char *netid,
-    char **uaddr, bart_status *why)
-{
-	rpcblist_ptr	 list = NULL, l;
-	enum clnt_stat	 st;
-	const char	*owner = NULL;
-
-	st = clnt_call(cl, RPCBPROC_DUMP, XDR_VOID, NULL,
-	    (xdrproc_t)xdr_rpcblist_ptr, (char *)&list, sub_timeout(s));
-	if (st != RPC_SUCCESS) {
-		*why = BART_ECBRPCBIND;
-		return -1;
-	}
-	*why = BART_ECBNOTREG;
-	for (l = list; l != NULL; l = l->rpcb_next) {
-		if (l->rpcb_map.r_prog != s->prog ||
-		    l->rpcb_map.r_vers != s->vers ||
-		    l->rpcb_map.r_netid == NULL ||
-		    strcmp(l->rpcb_map.r_netid, netid) != 0)
-			continue;
-		owner = l->rpcb_map.r_owner;
-		if (owner_is(owner, s->uid) && l->rpcb_map.r_addr != NULL)
-			*uaddr = strdup(l->rpcb_map.r_addr);
-		break;
-	}
-	if (owner != NULL && *uaddr == NULL)
-		log_info("subscription %llu: callback program 0x%x is "
-		    "registered by %s, not by uid %ld: refused",
-		    (unsigned long long)s->id, s->prog, owner, s->uid);
-	xdr_free((xdrproc_t)xdr_rpcblist_ptr, (char *)&list);
-	return *uaddr != NULL ? 0 : -1;
-}
-
-/*
- * Ask rpcbind on the subscriber's host for its callback port, connect
- * and probe with NULLPROC.  Returns a ready CLIENT or NULL with *why.
- */
-static CLIENT *
-callback_connect(struct sub *s, bart_status *why)
-{
-	struct sockaddr_storage	 ss;
-	socklen_t		 len;
-	const char		*netid;
-	struct netconfig	*nconf;
-	struct netbuf		*nb = NULL;
-	CLIENT			*cl;
-	RPCB			 parms;
-	char			*uaddr = NULL;
-	uint16_t		 port = 0;
-	enum clnt_stat		 st;
-
-	callback_host(s, &ss, &len, &netid);
-	set_port(&ss, 111);
-	if ((cl = timed_client(s, &ss, len, RPCBPROG, RPCBVERS)) == NULL) {
-		*why = BART_ECBRPCBIND;
-		return NULL;
-	}
-	if (s->uid >= 0) {
-		st = local_owned_uaddr(s, cl, netid, &uaddr, why);
-		clnt_destroy(cl);
-		if (st != 0)
-			return NULL;
-	} else {
-		memset(&parms, 0, sizeof(parms));
-		parms.r_prog = s->prog;
-		parms.r_vers = s->vers;
-		parms.r_netid = (char *)(uintptr_t)netid;
-		parms.r_addr = parms.r_owner = (char *)(uintptr_t)"";
-		st = clnt_call(cl, RPCBPROC_GETADDR, (xdrproc_t)xdr_rpcb,
-		    (char *)&parms, (xdrproc_t)xdr_wrapstring,
-		    (char *)&uaddr, sub_timeout(s));
-		clnt_destroy(cl);
-		if (st != RPC_SUCCESS) {
-			*why = BART_ECBRPCBIND;
-			return NULL;
-		}
-	}
-	if (uaddr != NULL && *uaddr != '\0' &&
-	    (nconf = getnetconfigent(netid)) != NULL) {
-		if ((nb = uaddr2taddr(nconf, uaddr)) != NULL) {
-			/* Take only the port: the host stays the caller's. */
-			if (nb->len >= sizeof(struct sockaddr_in))
-				port = ntohs(((struct sockaddr_in *)
-				    nb->buf)->sin_port);
-			free(nb->buf);
-			free(nb);
-		}
-		freenetconfigent(nconf);
-	}
-	if (s->uid >= 0)
-		free(uaddr);
-	else
-		xdr_free((xdrproc_t)xdr_wrapstring, (char *)&uaddr);
-	if (port == 0) {
-		*why = BART_ECBNOTREG;
-		return NULL;
-	}
-	set_port(&ss, port);
-	if ((cl = timed_client(s, &ss, len, s->prog, s->vers)) == NULL) {
-		*why = BART_ECBNOANSWER;
-		return NULL;
-	}
-	if (clnt_call(cl, NULLPROC, XDR_VOID, NULL,
-	    XDR_VOID, NULL, sub_timeout(s)) != RPC_SUCCESS) {
-		clnt_destroy(cl);
-		*why = BART_ECBNOANSWER;
-		return NULL;
-	}
-	return cl;
-}
-
-static void
-sub_fail(struct sub *s, bart_status why)
-{
-	struct push	*p = s->push;
-
-	pthread_mutex_lock(&p->mu);
-	if (s->phase != PHASE_GONE) {
-		s->phase = PHASE_FAILED;
-		s->fail = why;
-		s->failed_at = time(NULL);
-	}
-	pthread_mutex_unlock(&p->mu);
-	log_info("subscription %llu from %s dropped: %s",
-	    (unsigned long long)s->id, s->peerstr, util_status_str(why));
-}
-
-/* Send one batch; 0 when the subscriber took it. */
-static int
-deliver_batch(struct sub *s, CLIENT *cl, chat_msg *msgs, int n)
-{
-	deliver_args	a;
-	bart_res	r;
-	enum clnt_stat	st;
-
-	memcpy(a.token, s->token, BART_TOKEN_LEN);
-	a.sub_id = s->id;
-	a.msgs.msgs_len = (u_int)n;
-	a.msgs.msgs_val = msgs;
-	memset(&r, 0, sizeof(r));
-	st = clnt_call(cl, DELIVER, (xdrproc_t)xdr_deliver_args, (char *)&a,
-	    (xdrproc_t)xdr_bart_res, (char *)&r, sub_timeout(s));
-	if (st != RPC_SUCCESS) {
-		log_debug("deliver to %s: %s", s->peerstr, clnt_sperrno(st));
-		return -1;
-	}
-	if (r.status != BART_OK) {
-		log_info("subscriber %s refused delivery: %s", s->peerstr,
-		    util_status_str(r.status));
-		return -2;
-	}
-	return 0;
-}
-
-/* The delivery thread: probe, then push batches in order until told. */
-static void *
-sub_main(void *arg)
-{
-	struct sub	*s = arg;
-	struct push	*p = s->push;
-	CLIENT		*cl = NULL;
-	chat_msg	 msgs[BART_BATCH_MAX];
-	bart_status	 why = BART_OK;
-	int		 n, fails = 0, rc;
-
-	if ((cl = callback_connect(s, &why)) == NULL) {
-		sub_fail(s, why);
-		goto out;
-	}
-	pthread_mutex_lock(&p->mu);
-	if (s->phase == PHASE_PROBING)
-		s->phase = PHASE_ACTIVE;
-	pthread_mutex_unlock(&p->mu);
-	log_debug("subscription %llu from %s active",
-	    (unsigned long long)s->id, s->peerstr);
-	while (!s->quit) {
-		if (!chat_wait(p->ring, s->next - 1, 1000, &s->quit))
-			continue;
-		if (s->quit)
-			break;
-		n = chat_copy(p->ring, s->next - 1, BART_BATCH_MAX,
-		    (size_t)512 * 1024, msgs);
-		if (n <= 0)
-			continue;
-		if (cl == NULL)
-			cl = callback_connect(s, &why);
-		rc = cl != NULL ? deliver_batch(s, cl, msgs, n) : -1;
-		if (rc == 0) {
-			s->next = msgs[n - 1].seq + 1;
-			fails = 0;
-		}
-		chat_msgs_free(msgs, n);
-		if (rc == -2) {
-			sub_fail(s, BART_EBADTOKEN);
-			break;
-		}
-		if (rc == 0)
-			continue;
-		if (cl != NULL) {
-			clnt_destroy(cl);
-			cl = NULL;
-		}
-		if (++fails >= p->lim.max_failures) {
-			sub_fail(s, BART_ECBDROPPED);
-			break;
-		}
-		usleep((useconds_t)fails * 100000);
-	}
-out:
-	if (cl != NULL)
-		clnt_destroy(cl);
-	s->done = 1;
-	return NULL;
-}
-
-/* Caller holds mu.  Are PEER's or all live subscriptions at a cap? */
-static int
-over_cap(struct push *p, const struct sockaddr *peer)
-{
-	unsigned int	i, same = 0, live = 0;
-
-	for (i = 0; i < p->nsubs; i++) {
-		if (p->subs[i]->phase == PHASE_GONE ||
-		    p->subs[i]->phase == PHASE_FAILED)
-			continue;
-		live++;
-		same += same_host(&p->subs[i]->peer, peer);
-	}
-	return same >= p->lim.per_peer || live >= p->lim.total;
-}
-
-/*
- * Would a subscription from PEER fit under the caps?  Asked before the
- * caller's uid is looked up (a scan of /proc/net for loopback peers),
- * so a flood of SUBSCRIBEs past the cap costs the RPC thread little.
+ * Would a subscription from PEER fit under the caps and the rate?
+ * Asked before the caller's uid is looked up, so a flood of SUBSCRIBEs
+ * past a cap costs the RPC thread little.  Only the total and what is
+ * known of this address can be told here; push_subscribe decides.
  */
 bart_status
 push_admit(struct push *p, const struct sockaddr *peer)
 {
-	bart_status	st;
+	struct peerkey	 k;
+	struct peer	*pe;
+	bart_status	 st = BART_OK;
 
+	addr_key(peer, &k);
 	pthread_mutex_lock(&p->mu);
-	st = over_cap(p, peer) ? BART_ETOOMANY : BART_OK;
+	if (p->held >= p->lim.total)
+		st = BART_ETOOMANY;
+	else if ((pe = peer_find(p, &k)) != NULL) {
+		peer_refill(p, pe, util_now_us());
+		if (pe->tokens < 1.0)
+			st = BART_ERATE;
+		else if (pe->nsubs >= p->lim.per_peer)
+			st = BART_ETOOMANY;
+	}
+	if (st == BART_ERATE)
+		p->ctr.rated++;
 	pthread_mutex_unlock(&p->mu);
 	return st;
 }
 
+/* Caller holds mu.  S leaves the caps and can no longer be found. */
+static void
+unhash(struct push *p, struct sub *s)
+{
+	struct sub	**pp;
+
+	if (!s->inhash)
+		return;
+	for (pp = &p->byid[hash64(s->id, p->nbuckets)]; *pp != NULL;
+	    pp = &(*pp)->hnext)
+		if (*pp == s) {
+			*pp = s->hnext;
+			break;
+		}
+	s->inhash = 0;
+	p->held--;
+	if (s->phase != PHASE_FAILED)
+		p->live--;
+	s->peer->nsubs--;
+}
+
+/* Caller holds mu. */
+static int
+post(struct push *p, struct sub *s, int gone)
+{
+	struct op	*n;
+
+	if (p->ninbox == p->inboxcap) {
+		n = reallocarray(p->inbox, p->inboxcap ? p->inboxcap * 2 : 64,
+		    sizeof(*n));
+		if (n == NULL)
+			return -1;
+		p->inbox = n;
+		p->inboxcap = p->inboxcap ? p->inboxcap * 2 : 64;
+	}
+	p->inbox[p->ninbox].s = s;
+	p->inbox[p->ninbox].gone = gone;
+	p->ninbox++;
+	return 0;
+}
+
 /*
- * UID is the subscriber's uid if it runs on this host (the callback
- * must then be registered by that uid), PEER_REMOTE if it is on
- * another host, PEER_UID_UNKNOWN if it is local but its uid cannot be
- * told (refused).
+ * UID is the subscriber's uid if it runs on this host (its callback
+ * must then be served by a socket of that uid), PEER_REMOTE if it is
+ * on another host, PEER_UID_UNKNOWN if it is local but its uid cannot
+ * be told (refused).  Local subscribers count per uid, remote ones per
+ * IPv4 address or IPv6 /64; probing and failed ones count too, so a
+ * flood of failing SUBSCRIBEs only fills the flooder's own share.
  */
 bart_status
 push_subscribe(struct push *p, const struct sockaddr *peer, socklen_t len,
     long uid, uint32_t prog, uint32_t vers, uint64_t last_seen,
     chat_sub_ok *ok)
 {
-	pthread_attr_t	 attr;
-	struct sub	*s, **ns;
+	struct peerkey	 k;
+	struct peer	*pe;
+	struct sub	*s;
 	bart_status	 st = BART_OK;
+	unsigned int	 h;
+	uint64_t	 now = util_now_us();
 
 	if (prog < BART_CB_PROG_MIN || prog > BART_CB_PROG_MAX)
 		return BART_ECBPROG;
@@ -503,20 +504,22 @@ push_subscribe(struct push *p, const struct sockaddr *peer, socklen_t len,
 		    "refused");
 		return BART_ECBNOTREG;
 	}
+	if (uid >= 0)
+		uid_key(uid, &k);
+	else
+		addr_key(peer, &k);
+	if (k.kind == KEY_NONE)
+		return BART_EINVAL;
 	pthread_mutex_lock(&p->mu);
-	if (over_cap(p, peer)) {
-		st = BART_ETOOMANY;
+	if ((pe = peer_get(p, &k, now)) == NULL || pe->tokens < 1.0) {
+		p->ctr.rated++;
+		st = BART_ERATE;
 		goto out;
 	}
-	if (p->nsubs == p->cap) {
-		ns = reallocarray(p->subs, p->cap ? p->cap * 2 : 16,
-		    sizeof(*ns));
-		if (ns == NULL) {
-			st = BART_ETOOMANY;
-			goto out;
-		}
-		p->subs = ns;
-		p->cap = p->cap ? p->cap * 2 : 16;
+	pe->tokens -= 1.0;		/* every attempt costs */
+	if (pe->nsubs >= p->lim.per_peer || p->held >= p->lim.total) {
+		st = BART_ETOOMANY;
+		goto out;
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		st = BART_ETOOMANY;
@@ -524,32 +527,76 @@ push_subscribe(struct push *p, const struct sockaddr *peer, socklen_t len,
 	}
 	s->id = p->next_id++;
 	util_random(s->token, sizeof(s->token));
-	memcpy(&s->peer, peer, len);
-	s->peerlen = len;
+	util_random(&s->xid, sizeof(s->xid));
 	s->uid = uid;
 	util_addr_str(peer, s->peerstr, sizeof(s->peerstr));
+	/* Where to call back: the SUBSCRIBE's source, never a named host. */
+	if (peer->sa_family == AF_INET6) {
+		memcpy(&s->host.sin6, peer, sizeof(s->host.sin6));
+		s->host.sin6.sin6_port = 0;
+		s->hostlen = sizeof(s->host.sin6);
+	} else {
+		if (peer->sa_family == AF_INET)
+			memcpy(&s->host.sin, peer, sizeof(s->host.sin));
+		else {			/* the local transport: loopback */
+			s->host.sin.sin_family = AF_INET;
+			s->host.sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		}
+		s->host.sin.sin_port = 0;
+		s->hostlen = sizeof(s->host.sin);
+	}
 	s->prog = prog;
 	s->vers = vers;
 	s->next = last_seen + 1;
 	s->phase = PHASE_PROBING;
-	s->push = p;
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, THREAD_STACK);
-	if (pthread_create(&s->thr, &attr, sub_main, s) != 0) {
-		pthread_attr_destroy(&attr);
+	s->step = STEP_NEW;
+	s->fd = -1;
+	s->peer = pe;
+	if (post(p, s, 0) == -1) {
 		free(s);
 		st = BART_ETOOMANY;
 		goto out;
 	}
-	pthread_attr_destroy(&attr);
-	p->subs[p->nsubs++] = s;
+	h = hash64(s->id, p->nbuckets);
+	s->hnext = p->byid[h];
+	p->byid[h] = s;
+	s->inhash = 1;
+	p->held++;
+	p->live++;
+	pe->nsubs++;
 	ok->id = s->id;
 	memcpy(ok->token, s->token, BART_TOKEN_LEN);
 	log_info("subscription %llu from %s, callback program 0x%x",
 	    (unsigned long long)s->id, s->peerstr, prog);
 out:
 	pthread_mutex_unlock(&p->mu);
+	if (st == BART_OK)
+		wake(p);
 	return st;
+}
+
+/* Caller holds mu. */
+static struct sub *
+find_sub(struct push *p, const chat_sub_ref *ref)
+{
+	struct sub	*s;
+
+	for (s = p->byid[hash64(ref->id, p->nbuckets)]; s != NULL;
+	    s = s->hnext)
+		if (s->id == ref->id &&
+		    memcmp(s->token, ref->token, BART_TOKEN_LEN) == 0)
+			return s;
+	return NULL;
+}
+
+/* Caller holds mu: S is no longer findable; the thread frees it. */
+static void
+end_sub(struct push *p, struct sub *s)
+{
+	unhash(p, s);
+	if (post(p, s, 1) == -1)
+		log_warnx("push: cannot queue the end of subscription %llu",
+		    (unsigned long long)s->id);
 }
 
 bart_status
@@ -562,10 +609,9 @@ push_unsubscribe(struct push *p, const chat_sub_ref *ref)
 		pthread_mutex_unlock(&p->mu);
 		return BART_ENOSUB;
 	}
-	s->phase = PHASE_GONE;
-	s->quit = 1;
+	end_sub(p, s);
 	pthread_mutex_unlock(&p->mu);
-	chat_wake(p->ring);
+	wake(p);
 	log_debug("subscription %llu ended", (unsigned long long)ref->id);
 	return BART_OK;
 }
@@ -576,53 +622,896 @@ push_renew(struct push *p, const chat_sub_ref *ref, sub_state *state)
 {
 	struct sub	*s;
 	bart_status	 st = BART_OK;
+	int		 ended = 0;
 
 	pthread_mutex_lock(&p->mu);
 	if ((s = find_sub(p, ref)) == NULL)
 		st = BART_ENOSUB;
 	else if (s->phase == PHASE_FAILED) {
 		st = s->fail;
-		s->phase = PHASE_GONE;	/* reported once; then forgotten */
+		end_sub(p, s);		/* reported once; then forgotten */
+		ended = 1;
 	} else
 		*state = s->phase == PHASE_ACTIVE ? SUB_ACTIVE : SUB_PROBING;
 	pthread_mutex_unlock(&p->mu);
+	if (ended)
+		wake(p);
 	return st;
 }
 
+/* Subscriptions probing or active (what STATS reports). */
 unsigned int
 push_count(struct push *p)
 {
-	unsigned int	i, n = 0;
+	unsigned int	n;
 
 	pthread_mutex_lock(&p->mu);
-	for (i = 0; i < p->nsubs; i++)
-		n += p->subs[i]->phase == PHASE_ACTIVE ||
-		    p->subs[i]->phase == PHASE_PROBING;
+	n = p->live;
 	pthread_mutex_unlock(&p->mu);
 	return n;
 }
 
-/* From the main loop: free subscriptions whose threads have ended. */
+/* Subscriptions held in any phase, failed ones included (the caps). */
+unsigned int
+push_held(struct push *p)
+{
+	unsigned int	n;
+
+	pthread_mutex_lock(&p->mu);
+	n = p->held;
+	pthread_mutex_unlock(&p->mu);
+	return n;
+}
+
+void
+push_counters(struct push *p, struct push_counters *c)
+{
+	pthread_mutex_lock(&p->mu);
+	*c = p->ctr;
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* From the main loop: forget peers that hold nothing and are rested. */
 void
 push_reap(struct push *p)
 {
-	struct sub	*s;
-	unsigned int	 i = 0;
-	time_t		 now = time(NULL);
+	struct peer	**pp, *pe;
+	unsigned int	  i;
+	uint64_t	  now = util_now_us();
 
 	pthread_mutex_lock(&p->mu);
-	while (i < p->nsubs) {
-		s = p->subs[i];
-		if (s->phase == PHASE_FAILED &&
-		    now - s->failed_at > FAILED_KEEP_SECS)
-			s->phase = PHASE_GONE;
-		if (!s->done || s->phase != PHASE_GONE) {
+	for (i = 0; i < p->nbuckets; i++) {
+		pp = &p->peers[i];
+		while ((pe = *pp) != NULL) {
+			if (pe->nsubs == 0 && now - pe->last_us > PEER_IDLE_US) {
+				*pp = pe->next;
+				free(pe);
+				p->npeers--;
+			} else
+				pp = &pe->next;
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* ---- the delivery thread ------------------------------------------- */
+
+static int
+is_setup(enum sub_step st)
+{
+	return st == STEP_LOOKUP || st == STEP_PROBE;
+}
+
+/* Every change of step goes here, so the setup slots stay counted. */
+static void
+set_step(struct push *p, struct sub *s, enum sub_step st)
+{
+	p->nsetup += is_setup(st) - is_setup(s->step);
+	s->step = st;
+}
+
+static void
+arm(struct push *p, struct sub *s, uint64_t at)
+{
+	s->deadline = at;
+	if (p->wake_at == 0 || at < p->wake_at)
+		p->wake_at = at;
+}
+
+static int
+watch(struct push *p, struct sub *s, uint32_t ev)
+{
+	struct epoll_event	e;
+
+	if (s->events == ev)
+		return 0;
+	memset(&e, 0, sizeof(e));
+	e.events = ev;
+	e.data.ptr = s;
+	if (epoll_ctl(p->epfd, s->events == 0 ? EPOLL_CTL_ADD :
+	    EPOLL_CTL_MOD, s->fd, &e) == -1) {
+		log_warn("push: epoll_ctl");
+		return -1;
+	}
+	s->events = ev;
+	return 0;
+}
+
+/* The subscription failed for good: say why, free its sockets now. */
+static void
+sub_failed(struct push *p, struct sub *s, bart_status why)
+{
+	sub_close(p, s);
+	set_step(p, s, STEP_DEAD);
+	arm(p, s, util_now_us() + FAILED_KEEP_US);
+	pthread_mutex_lock(&p->mu);
+	if (s->inhash && s->phase != PHASE_FAILED) {
+		s->phase = PHASE_FAILED;
+		s->fail = why;
+		p->live--;
+	}
+	pthread_mutex_unlock(&p->mu);
+	log_info("subscription %llu from %s dropped: %s",
+	    (unsigned long long)s->id, s->peerstr, util_status_str(why));
+}
+
+static void
+enqueue(struct push *p, struct sub *s)
+{
+	set_step(p, s, STEP_QUEUED);
+	s->deadline = 0;
+	s->qnext = NULL;
+	if (p->qtail != NULL)
+		p->qtail->qnext = s;
+	else
+		p->qhead = s;
+	p->qtail = s;
+}
+
+/*
+ * A call or a connection failed.  Before the subscriber was ever active
+ * that is the probe's verdict; afterwards it is one failure in a row.
+ */
+static void
+sub_trouble(struct push *p, struct sub *s, bart_status why)
+{
+	sub_close(p, s);
+	if (!s->was_active) {
+		sub_failed(p, s, why);
+		return;
+	}
+	if (++s->fails >= p->lim.max_failures) {
+		sub_failed(p, s, BART_ECBDROPPED);
+		return;
+	}
+	set_step(p, s, STEP_BACKOFF);
+	arm(p, s, util_now_us() + (uint64_t)s->fails * 100000);
+}
+
+/* Start a non-blocking connect to the sub's host at PORT. */
+static int
+sub_connect(struct push *p, struct sub *s, uint16_t port)
+{
+	union addr	a = s->host;
+	int		one = 1;
+
+	if (a.sa.sa_family == AF_INET6)
+		a.sin6.sin6_port = htons(port);
+	else
+		a.sin.sin_port = htons(port);
+	if ((s->fd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1) {
+		log_warn("push: socket");
+		return -1;
+	}
+	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(s->fd, &a.sa, s->hostlen) == -1) {
+		if (errno != EINPROGRESS)
+			return -1;
+		s->connecting = 1;
+	}
+	return watch(p, s, EPOLLOUT);
+}
+
+/*
+ * Encode a call into a fresh io: record mark, call header (AUTH_NONE),
+ * arguments.  SIZE bounds the arguments' encoded length.
+ */
+static int
+call_encode(struct sub *s, uint32_t prog, uint32_t vers, uint32_t proc,
+    xdrproc_t argproc, void *args, size_t size)
+{
+	struct rpc_msg	 call;
+	XDR		 x;
+	struct io	*io;
+	uint32_t	 mark;
+	u_int		 len;
+
+	io_free(s);
+	if ((io = calloc(1, sizeof(*io))) == NULL)
+		return -1;
+	size += 4 + 64;
+	if ((io->out = malloc(size)) == NULL) {
+		free(io);
+		return -1;
+	}
+	memset(&call, 0, sizeof(call));
+	call.rm_xid = ++s->xid;
+	call.rm_direction = CALL;
+	call.rm_call.cb_rpcvers = RPC_MSG_VERSION;
+	call.rm_call.cb_prog = prog;
+	call.rm_call.cb_vers = vers;
+	call.rm_call.cb_proc = proc;
+	call.rm_call.cb_cred = _null_auth;
+	call.rm_call.cb_verf = _null_auth;
+	xdrmem_create(&x, (char *)io->out + 4, (u_int)(size - 4), XDR_ENCODE);
+	if (!xdr_callmsg(&x, &call) || !argproc(&x, args)) {
+		xdr_destroy(&x);
+		free(io->out);
+		free(io);
+		return -1;
+	}
+	len = xdr_getpos(&x);
+	xdr_destroy(&x);
+	mark = htonl(0x80000000u | len);
+	memcpy(io->out, &mark, 4);
+	io->outlen = 4 + len;
+	s->io = io;
+	return 0;
+}
+
+/* Write what the socket takes; wait for the reply once all is out. */
+static int
+call_write(struct push *p, struct sub *s)
+{
+	struct io	*io = s->io;
+	ssize_t		 n;
+
+	while (io->outoff < io->outlen) {
+		n = send(s->fd, io->out + io->outoff, io->outlen - io->outoff,
+		    MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return watch(p, s, EPOLLIN | EPOLLOUT);
+		if (n <= 0)
+			return -1;
+		io->outoff += (size_t)n;
+	}
+	free(io->out);
+	io->out = NULL;
+	return watch(p, s, EPOLLIN);
+}
+
+/*
+ * Is a whole record in IN?  Then strip the record marks in place and
+ * return its length; 0 if more must come; -1 if it cannot fit.
+ */
+static int
+record_take(struct io *io, size_t *len)
+{
+	size_t		off = 0, body = 0, flen;
+	uint32_t	h;
+	int		last = 0;
+
+	while (!last) {
+		if (io->inlen - off < 4)
+			return 0;
+		memcpy(&h, io->in + off, 4);
+		h = ntohl(h);
+		last = (h & 0x80000000u) != 0;
+		flen = h & 0x7fffffffu;
+		if (body + flen > IN_MAX)
+			return -1;
+		if (io->inlen - off - 4 < flen)
+			return 0;
+		off += 4 + flen;
+		body += flen;
+	}
+	off = body = 0;
+	for (last = 0; !last;) {
+		memcpy(&h, io->in + off, 4);
+		h = ntohl(h);
+		last = (h & 0x80000000u) != 0;
+		flen = h & 0x7fffffffu;
+		memmove(io->in + body, io->in + off + 4, flen);
+		off += 4 + flen;
+		body += flen;
+	}
+	*len = body;
+	return 1;
+}
+
+/*
+ * Decode a reply record for the call in flight into RES (with RESPROC).
+ * 0 on an accepted, successful reply with our xid.
+ */
+static int
+reply_decode(struct sub *s, size_t len, xdrproc_t resproc, void *res)
+{
+	struct rpc_msg	 r;
+	XDR		 x;
+	int		 ok;
+
+	memset(&r, 0, sizeof(r));
+	r.acpted_rply.ar_verf = _null_auth;
+	r.acpted_rply.ar_results.where = res;
+	r.acpted_rply.ar_results.proc = resproc;
+	xdrmem_create(&x, (char *)s->io->in, (u_int)len, XDR_DECODE);
+	ok = xdr_replymsg(&x, &r) && r.rm_xid == s->xid &&
+	    r.rm_direction == REPLY && r.rm_reply.rp_stat == MSG_ACCEPTED &&
+	    r.acpted_rply.ar_stat == SUCCESS;
+	if (r.acpted_rply.ar_verf.oa_base != NULL) {
+		x.x_op = XDR_FREE;
+		xdr_opaque_auth(&x, &r.acpted_rply.ar_verf);
+	}
+	xdr_destroy(&x);
+	return ok ? 0 : -1;
+}
+
+/* Read what came; 1 when a whole reply record is in, 0 for more. */
+static int
+call_read(struct sub *s, size_t *len)
+{
+	struct io	*io = s->io;
+	ssize_t		 n;
+	int		 r;
+
+	for (;;) {
+		if (io->inlen >= sizeof(io->in))
+			return -1;
+		n = recv(s->fd, io->in + io->inlen, sizeof(io->in) - io->inlen,
+		    0);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return 0;
+		if (n <= 0)
+			return -1;
+		io->inlen += (size_t)n;
+		if ((r = record_take(io, len)) != 0)
+			return r;
+	}
+}
+
+/* rpcbind's answer "h1.h2.h3.h4.p1.p2" (or IPv6): take only the port. */
+static uint16_t
+uaddr_port(const char *u)
+{
+	const char	*lo, *hi;
+	unsigned long	 a, b;
+	char		*end;
+
+	if (u == NULL || (lo = strrchr(u, '.')) == NULL || lo == u)
+		return 0;
+	for (hi = lo - 1; hi > u && *hi != '.'; hi--)
+		;
+	if (*hi != '.')
+		return 0;
+	a = strtoul(hi + 1, &end, 10);
+	if (end != lo)
+		return 0;
+	b = strtoul(lo + 1, &end, 10);
+	if (*end != '\0' || a > 255 || b > 255)
+		return 0;
+	return (uint16_t)(a << 8 | b);
+}
+
+/*
+ * The uid owning the TCP listener a connection to A would reach, asked
+ * of the kernel (sock_diag, an exact lookup): -1 if none listens there,
+ * -2 if the kernel cannot tell.
+ */
+static long
+listener_uid(const union addr *a)
+{
+	struct sockaddr_nl	 nl;
+	struct {
+		struct nlmsghdr		nlh;
+		struct inet_diag_req_v2	req;
+	}			 q;
+	union {
+		struct nlmsghdr	nlh;
+		char		buf[1024];
+	}			 r;
+	struct inet_diag_msg	*m;
+	struct timeval		 tv = { 0, 200000 };
+	ssize_t			 n;
+	long			 uid = -2;
+	int			 fd;
+
+	memset(&q, 0, sizeof(q));
+	q.nlh.nlmsg_len = sizeof(q);
+	q.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	q.nlh.nlmsg_flags = NLM_F_REQUEST;
+	q.req.sdiag_family = (uint8_t)a->sa.sa_family;
+	q.req.sdiag_protocol = IPPROTO_TCP;
+	q.req.idiag_states = 1u << 10;		/* TCP_LISTEN */
+	q.req.id.idiag_cookie[0] = q.req.id.idiag_cookie[1] =
+	    INET_DIAG_NOCOOKIE;
+	/* The listener's side is "src"; no remote end. */
+	if (a->sa.sa_family == AF_INET6) {
+		q.req.id.idiag_sport = a->sin6.sin6_port;
+		memcpy(q.req.id.idiag_src, &a->sin6.sin6_addr, 16);
+	} else {
+		q.req.id.idiag_sport = a->sin.sin_port;
+		memcpy(q.req.id.idiag_src, &a->sin.sin_addr, 4);
+	}
+	if ((fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
+	    NETLINK_SOCK_DIAG)) == -1)
+		return -2;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	memset(&nl, 0, sizeof(nl));
+	nl.nl_family = AF_NETLINK;
+	if (sendto(fd, &q, sizeof(q), 0, (struct sockaddr *)&nl,
+	    sizeof(nl)) == (ssize_t)sizeof(q) &&
+	    (n = recv(fd, &r, sizeof(r), 0)) >= (ssize_t)sizeof(r.nlh) &&
+	    NLMSG_OK(&r.nlh, (size_t)n)) {
+		if (r.nlh.nlmsg_type == SOCK_DIAG_BY_FAMILY &&
+		    r.nlh.nlmsg_len >= NLMSG_LENGTH(sizeof(*m))) {
+			m = NLMSG_DATA(&r.nlh);
+			uid = m->idiag_state == 10 ? (long)m->idiag_uid : -1;
+		} else if (r.nlh.nlmsg_type == NLMSG_ERROR &&
+		    r.nlh.nlmsg_len >= NLMSG_LENGTH(sizeof(struct nlmsgerr)) &&
+		    ((struct nlmsgerr *)NLMSG_DATA(&r.nlh))->error == -ENOENT)
+			uid = -1;
+	}
+	close(fd);
+	return uid;
+}
+
+static void
+step_lookup(struct push *p, struct sub *s)
+{
+	RPCB	 parms;
+	char	 netid[8];
+
+	set_step(p, s, STEP_LOOKUP);
+	arm(p, s, util_now_us() + (uint64_t)p->lim.timeout_ms * 1000);
+	snprintf(netid, sizeof(netid), "%s",
+	    s->host.sa.sa_family == AF_INET6 ? "tcp6" : "tcp");
+	memset(&parms, 0, sizeof(parms));
+	parms.r_prog = s->prog;
+	parms.r_vers = s->vers;
+	parms.r_netid = netid;
+	parms.r_addr = parms.r_owner = netid + strlen(netid);	/* "" */
+	p->dctr.lookups++;
+	if (call_encode(s, RPCBPROG, RPCBVERS, RPCBPROC_GETADDR,
+	    (xdrproc_t)xdr_rpcb, &parms, 64) == -1 ||
+	    sub_connect(p, s, RPCB_PORT) == -1)
+		sub_trouble(p, s, BART_ECBRPCBIND);
+}
+
+/*
+ * rpcbind answered with the callback's address: connect to its port
+ * at the subscriber's own host and probe.  A local subscriber's
+ * callback must be a socket of its own uid, checked before we connect,
+ * so a local user cannot make bart connect to someone else's port.
+ */
+static void
+step_probe(struct push *p, struct sub *s, uint16_t port)
+{
+	union addr	a = s->host;
+	long		owner;
+
+	sub_close(p, s);
+	if (port == 0) {
+		sub_trouble(p, s, BART_ECBNOTREG);
+		return;
+	}
+	if (s->uid >= 0) {
+		if (a.sa.sa_family == AF_INET6)
+			a.sin6.sin6_port = htons(port);
+		else
+			a.sin.sin_port = htons(port);
+		if ((owner = listener_uid(&a)) != s->uid) {
+			p->dctr.refused_owner++;
+			if (owner >= 0)
+				log_info("subscription %llu: callback program "
+				    "0x%x at port %u is served by uid %ld, not "
+				    "by uid %ld: refused",
+				    (unsigned long long)s->id, s->prog, port,
+				    owner, s->uid);
+			sub_trouble(p, s, owner == -1 ? BART_ECBNOANSWER :
+			    BART_ECBNOTREG);
+			return;
+		}
+	}
+	set_step(p, s, STEP_PROBE);
+	arm(p, s, util_now_us() + (uint64_t)p->lim.timeout_ms * 1000);
+	p->dctr.probes++;
+	if (call_encode(s, s->prog, s->vers, NULLPROC, XDR_VOID, NULL, 0) ==
+	    -1 || sub_connect(p, s, port) == -1)
+		sub_trouble(p, s, BART_ECBNOANSWER);
+}
+
+/* The messages after AFTER, copied from the ring once per fan-out. */
+static int
+batch_for(struct push *p, uint64_t after, uint64_t newest)
+{
+	if (p->batch.n > 0 && p->batch.after == after &&
+	    p->batch.newest == newest)
+		return p->batch.n;
+	chat_msgs_free(p->batch.msgs, p->batch.n);
+	p->batch.n = chat_copy(p->ring, after, BART_BATCH_MAX, BATCH_BYTES,
+	    p->batch.msgs);
+	if (p->batch.n < 0)
+		p->batch.n = 0;
+	p->batch.after = after;
+	p->batch.newest = newest;
+	return p->batch.n;
+}
+
+static void
+step_deliver(struct push *p, struct sub *s, uint64_t newest)
+{
+	deliver_args	a;
+	size_t		size = 16 + 8 + 4;
+	int		i, n;
+
+	if (s->next - 1 >= newest)	/* not next > newest: next may be 0 */
+		return;
+	if (s->fd == -1) {		/* closed while idle: reconnect */
+		enqueue(p, s);
+		return;
+	}
+	if ((n = batch_for(p, s->next - 1, newest)) == 0)
+		return;
+	for (i = 0; i < n; i++)
+		size += chat_msg_size(p->batch.msgs[i].name,
+		    p->batch.msgs[i].host, p->batch.msgs[i].text);
+	memcpy(a.token, s->token, BART_TOKEN_LEN);
+	a.sub_id = s->id;
+	a.msgs.msgs_len = (u_int)n;
+	a.msgs.msgs_val = p->batch.msgs;
+	set_step(p, s, STEP_DELIVER);
+	s->last_sent = p->batch.msgs[n - 1].seq;
+	arm(p, s, util_now_us() + (uint64_t)p->lim.timeout_ms * 1000);
+	p->dctr.delivers++;
+	if (call_encode(s, s->prog, s->vers, DELIVER,
+	    (xdrproc_t)xdr_deliver_args, &a, size) == -1 ||
+	    call_write(p, s) == -1)
+		sub_trouble(p, s, BART_ECBDROPPED);
+}
+
+/* A whole reply of LEN bytes is in s->io: on to the next step. */
+static void
+call_done(struct push *p, struct sub *s, size_t len, uint64_t newest)
+{
+	char		*uaddr = NULL;
+	bart_res	 res;
+	uint16_t	 port;
+
+	switch (s->step) {
+	case STEP_LOOKUP:
+		if (reply_decode(s, len, (xdrproc_t)xdr_wrapstring,
+		    &uaddr) == -1) {
+			xdr_free((xdrproc_t)xdr_wrapstring, (char *)&uaddr);
+			sub_trouble(p, s, BART_ECBRPCBIND);
+			break;
+		}
+		port = uaddr_port(uaddr);
+		xdr_free((xdrproc_t)xdr_wrapstring, (char *)&uaddr);
+		step_probe(p, s, port);
+		break;
+	case STEP_PROBE:
+		if (reply_decode(s, len, XDR_VOID, NULL) == -1) {
+			sub_trouble(p, s, BART_ECBNOANSWER);
+			break;
+		}
+		io_free(s);
+		watch(p, s, EPOLLIN);
+		set_step(p, s, STEP_IDLE);
+		s->deadline = 0;
+		if (!s->was_active) {
+			s->was_active = 1;
+			pthread_mutex_lock(&p->mu);
+			if (s->inhash && s->phase == PHASE_PROBING)
+				s->phase = PHASE_ACTIVE;
+			pthread_mutex_unlock(&p->mu);
+			log_debug("subscription %llu from %s active",
+			    (unsigned long long)s->id, s->peerstr);
+		}
+		step_deliver(p, s, newest);
+		break;
+	case STEP_DELIVER:
+		memset(&res, 0, sizeof(res));
+		if (reply_decode(s, len, (xdrproc_t)xdr_bart_res, &res) ==
+		    -1) {
+			log_debug("deliver to %s: bad reply", s->peerstr);
+			sub_trouble(p, s, BART_ECBDROPPED);
+			break;
+		}
+		io_free(s);
+		if (res.status != BART_OK) {
+			log_info("subscriber %s refused delivery: %s",
+			    s->peerstr, util_status_str(res.status));
+			sub_failed(p, s, BART_EBADTOKEN);
+			break;
+		}
+		p->dctr.delivered++;
+		s->next = s->last_sent + 1;
+		s->fails = 0;
+		set_step(p, s, STEP_IDLE);
+		s->deadline = 0;
+		step_deliver(p, s, newest);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Readiness on a sub's socket. */
+static void
+sub_event(struct push *p, struct sub *s, uint32_t ev, uint64_t newest)
+{
+	bart_status	why = s->step == STEP_LOOKUP ? BART_ECBRPCBIND :
+			    s->step == STEP_PROBE ? BART_ECBNOANSWER :
+			    BART_ECBDROPPED;
+	size_t		len;
+	int		err = 0, r;
+	socklen_t	elen = sizeof(err);
+	char		junk[256];
+	ssize_t		n;
+
+	if (s->fd == -1)
+		return;
+	if (s->step == STEP_IDLE) {
+		/* Nothing is expected: EOF or junk closes, lazily. */
+		n = recv(s->fd, junk, sizeof(junk), 0);
+		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR))
+			sub_close(p, s);
+		return;
+	}
+	if (s->connecting) {
+		if ((ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0)
+			return;
+		if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &elen) ==
+		    -1 || err != 0) {
+			sub_trouble(p, s, why);
+			return;
+		}
+		s->connecting = 0;
+	}
+	if (s->io == NULL) {
+		sub_trouble(p, s, why);
+		return;
+	}
+	if (s->io->out != NULL && call_write(p, s) == -1) {
+		sub_trouble(p, s, why);
+		return;
+	}
+	if (s->io->out != NULL || (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) == 0)
+		return;
+	if ((r = call_read(s, &len)) == -1) {
+		sub_trouble(p, s, why);
+		return;
+	}
+	if (r == 1)
+		call_done(p, s, len, newest);
+}
+
+static void
+list_add(struct push *p, struct sub *s)
+{
+	struct sub	**n;
+
+	if (p->nlist == p->listcap) {
+		n = reallocarray(p->list, p->listcap ? p->listcap * 2 : 64,
+		    sizeof(*n));
+		if (n == NULL) {
+			/* Cannot track it: fail it, the record is freed. */
+			pthread_mutex_lock(&p->mu);
+			if (s->inhash && s->phase != PHASE_FAILED) {
+				s->phase = PHASE_FAILED;
+				s->fail = BART_ETOOMANY;
+				p->live--;
+			}
+			pthread_mutex_unlock(&p->mu);
+			return;
+		}
+		p->list = n;
+		p->listcap = p->listcap ? p->listcap * 2 : 64;
+	}
+	s->slot = p->nlist;
+	p->list[p->nlist++] = s;
+	enqueue(p, s);
+}
+
+static void
+unqueue(struct push *p, struct sub *s)
+{
+	struct sub	**pp, *prev = NULL;
+
+	for (pp = &p->qhead; *pp != NULL; prev = *pp, pp = &(*pp)->qnext)
+		if (*pp == s) {
+			*pp = s->qnext;
+			if (p->qtail == s)
+				p->qtail = prev;
+			return;
+		}
+}
+
+/* Free S, which is no longer findable. */
+static void
+list_del(struct push *p, struct sub *s)
+{
+	if (s->step == STEP_QUEUED)
+		unqueue(p, s);
+	set_step(p, s, STEP_DEAD);
+	sub_close(p, s);
+	if (s->slot < p->nlist && p->list[s->slot] == s) {
+		p->list[s->slot] = p->list[--p->nlist];
+		p->list[s->slot]->slot = s->slot;
+	}
+	free(s);
+}
+
+/* New and ended subscriptions from the RPC thread.  1: quit. */
+static int
+take_inbox(struct push *p)
+{
+	struct op	*ops;
+	unsigned int	 i, n;
+	int		 quit;
+
+	pthread_mutex_lock(&p->mu);
+	if ((quit = p->quit)) {
+		/* push_exit frees what is left, the inbox's too. */
+		pthread_mutex_unlock(&p->mu);
+		return 1;
+	}
+	ops = p->inbox;
+	n = p->ninbox;
+	p->inbox = NULL;
+	p->ninbox = p->inboxcap = 0;
+	/* Fold the thread's counters in while we hold the lock. */
+	p->ctr.delivers += p->dctr.delivers;
+	p->ctr.delivered += p->dctr.delivered;
+	p->ctr.probes += p->dctr.probes;
+	p->ctr.lookups += p->dctr.lookups;
+	p->ctr.refused_owner += p->dctr.refused_owner;
+	memset(&p->dctr, 0, sizeof(p->dctr));
+	pthread_mutex_unlock(&p->mu);
+	for (i = 0; i < n; i++) {
+		if (!ops[i].gone)
+			list_add(p, ops[i].s);
+		else
+			list_del(p, ops[i].s);
+	}
+	free(ops);
+	return 0;
+}
+
+/* Deadlines: a step that ran out of time, a backoff over, expiry. */
+static void
+sweep(struct push *p, uint64_t now, uint64_t newest)
+{
+	struct sub	*s;
+	unsigned int	 i = 0;
+	int		 gone;
+
+	p->wake_at = 0;
+	while (i < p->nlist) {
+		s = p->list[i];
+		if (s->deadline == 0 || s->deadline > now) {
+			if (s->deadline != 0 && (p->wake_at == 0 ||
+			    s->deadline < p->wake_at))
+				p->wake_at = s->deadline;
 			i++;
 			continue;
 		}
-		pthread_join(s->thr, NULL);
-		free(s);
-		p->subs[i] = p->subs[--p->nsubs];
+		s->deadline = 0;
+		switch (s->step) {
+		case STEP_LOOKUP:
+			log_debug("subscription %llu: rpcbind at %s: no answer "
+			    "in time", (unsigned long long)s->id, s->peerstr);
+			sub_trouble(p, s, BART_ECBRPCBIND);
+			break;
+		case STEP_PROBE:
+			sub_trouble(p, s, BART_ECBNOANSWER);
+			break;
+		case STEP_DELIVER:
+			log_debug("deliver to %s: no complete reply in time",
+			    s->peerstr);
+			sub_trouble(p, s, BART_ECBDROPPED);
+			break;
+		case STEP_BACKOFF:
+			enqueue(p, s);
+			break;
+		case STEP_DEAD:
+			/* Never renewed: forget it (it may be gone already). */
+			pthread_mutex_lock(&p->mu);
+			gone = !s->inhash;
+			unhash(p, s);
+			pthread_mutex_unlock(&p->mu);
+			if (!gone) {
+				list_del(p, s);
+				continue;
+			}
+			break;
+		default:
+			break;
+		}
+		(void)newest;
+		if (s->deadline != 0 && (p->wake_at == 0 ||
+		    s->deadline < p->wake_at))
+			p->wake_at = s->deadline;
+		i++;
 	}
-	pthread_mutex_unlock(&p->mu);
+}
+
+/* Start setups while slots are free; queued subs wait their turn. */
+static void
+start_setups(struct push *p)
+{
+	struct sub	*s;
+
+	while (p->nsetup < MAX_SETUP && (s = p->qhead) != NULL) {
+		p->qhead = s->qnext;
+		if (p->qhead == NULL)
+			p->qtail = NULL;
+		s->qnext = NULL;
+		step_lookup(p, s);
+	}
+}
+
+/* The delivery thread's loop: one epoll over every callback socket. */
+static void *
+push_main(void *arg)
+{
+	struct push		*p = arg;
+	struct epoll_event	 ev[256], e;
+	struct sub		*s;
+	uint64_t		 now, newest, junk;
+	unsigned int		 i;
+	int			 n, ms;
+
+	memset(&e, 0, sizeof(e));
+	e.events = EPOLLIN;
+	e.data.ptr = NULL;
+	if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->evfd, &e) == -1) {
+		log_warn("push: epoll_ctl");
+		return NULL;
+	}
+	for (;;) {
+		now = util_now_us();
+		ms = IDLE_WAKE_MS;
+		if (p->wake_at != 0)
+			ms = p->wake_at <= now ? 0 :
+			    (int)((p->wake_at - now + 999) / 1000);
+		if (ms > IDLE_WAKE_MS)
+			ms = IDLE_WAKE_MS;
+		n = epoll_wait(p->epfd, ev, 256, ms);
+		if (n == -1 && errno != EINTR) {
+			log_warn("push: epoll_wait");
+			usleep(100000);
+		}
+		newest = chat_newest(p->ring);
+		for (i = 0; n > 0 && i < (unsigned int)n; i++) {
+			if (ev[i].data.ptr != NULL)
+				sub_event(p, ev[i].data.ptr, ev[i].events,
+				    newest);
+			else if (read(p->evfd, &junk, sizeof(junk)) == -1 &&
+			    errno != EAGAIN)
+				log_warn("push: eventfd");
+		}
+		/* ORDER: the inbox after events: it may free their subs. */
+		if (take_inbox(p))
+			break;
+		now = util_now_us();
+		if (p->wake_at != 0 && now >= p->wake_at)
+			sweep(p, now, newest);
+		if (newest != p->seen_newest) {
+			p->seen_newest = newest;
+			for (i = 0; i < p->nlist; i++) {
+				s = p->list[i];
+				if (s->step == STEP_IDLE)
+					step_deliver(p, s, newest);
+			}
+		}
+		start_setups(p);
+		log_tick();
+	}
+	return NULL;
 }

@@ -1,7 +1,9 @@
 /*
- * push.h: chat subscriptions and callback delivery.  Each subscriber
- * has its own delivery thread, so a stopped or dead client only ever
- * blocks itself; the RPC thread never calls a client.
+ * push.h: chat subscriptions and callback delivery.  One delivery
+ * thread drives every subscriber's callback over non-blocking sockets
+ * (a state machine per subscriber), so a stopped or dead client only
+ * ever delays itself, and the daemon's thread count does not grow with
+ * the number of subscribers.  The RPC thread never calls a client.
  */
 #ifndef BART_PUSH_H
 #define BART_PUSH_H
@@ -16,10 +18,25 @@
 struct push;
 
 struct push_limits {
-	unsigned int	per_peer;	/* subscriptions per peer address */
+	unsigned int	per_peer;	/* per local uid, IPv4 addr, IPv6 /64 */
 	unsigned int	total;		/* subscriptions in all */
-	int		timeout_ms;	/* connect and call timeout */
+	int		timeout_ms;	/* deadline of each whole call */
 	int		max_failures;	/* consecutive, then dropped */
+	unsigned int	sub_rate;	/* SUBSCRIBEs per peer per second
+					   (0: PUSH_SUB_RATE) */
+	unsigned int	sub_burst;	/* beyond the rate (0: 4 x rate) */
+};
+
+#define PUSH_SUB_RATE	10
+
+/* What the delivery thread has done, for tests and the bench. */
+struct push_counters {
+	uint64_t	delivers;	/* DELIVER calls sent */
+	uint64_t	delivered;	/* ... answered BART_OK */
+	uint64_t	probes;		/* NULLPROC probes sent */
+	uint64_t	lookups;	/* rpcbind GETADDR calls sent */
+	uint64_t	refused_owner;	/* local callbacks of another uid */
+	uint64_t	rated;		/* SUBSCRIBEs refused by the rate */
 };
 
 struct push	*push_init(struct chat_ring *, const struct push_limits *);
@@ -32,6 +49,8 @@ bart_status	 push_unsubscribe(struct push *, const chat_sub_ref *);
 bart_status	 push_renew(struct push *, const chat_sub_ref *,
 		    sub_state *);
 unsigned int	 push_count(struct push *);
+unsigned int	 push_held(struct push *);
+void		 push_counters(struct push *, struct push_counters *);
 void		 push_reap(struct push *);
 
 #endif

@@ -195,7 +195,7 @@ expect_run "root subscribing (local) to another user's program: refused" 0 \
     "^renew: .*\(8\)$" "" RAW subscribe 0x4abc0001 local
 expect_run "root subscribing (tcp) to another user's program: refused" 0 \
     "^renew: .*\(8\)$" "" RAW subscribe 0x4abc0001 tcp
-grep -q "registered by 65534, not by uid 0: refused" "$T/svc.log" &&
+grep -q "by uid 65534, not by uid 0: refused" "$T/svc.log" &&
     ok "refusal logged with the owner" || not_ok "refusal logged with the owner"
 expect_run "the owner itself (local) is accepted" 0 "^renew: active$" "" \
     "${AS_NOBODY[@]}" "$BIN/bart_raw" -s "$T/svc.sock" subscribe 0x4abc0001 local
@@ -211,7 +211,8 @@ if [ $ms -ge 1500 ] && [ $ms -lt 8000 ]; then ok "refused after the probe timeou
 	not_ok "never-answering program refused after $ms ms (probe timeout 2 s)"; fi
 
 # Thousands of SUBSCRIBEs from one peer: the mute program keeps them
-# probing (live) for 2 s, so the per-peer cap (128) must bite.
+# probing (live) for 2 s; the per-peer rate (10/s, burst 40) refuses
+# most with BART_ERATE, and the per-peer cap (128) is never passed.
 rpcinfo | grep -q '^ *1253834754 ' || not_ok "mute program still registered"
 ( for i in $(seq 100); do clnt localhost stats | awk '/^subscribers:/ {print $2}'
 	sleep 0.05; done ) >"$T/subs.samples" 2>/dev/null &
@@ -220,12 +221,10 @@ out=$(RAW subflood 3000 0x4abc0002 tcp)
 kill $SAMP 2>/dev/null; wait $SAMP 2>/dev/null
 echo "# $out"
 maxsubs=$(sort -n "$T/subs.samples" | tail -1)
-tmn=$(echo "$out" | sed -n 's/.* toomany=\([0-9]*\).*/\1/p')
-# How many are refused depends on the machine's speed (each probe holds
-# its slot for the 2 s probe timeout); that the cap bites does not.
-if [ "${tmn:-0}" -ge 100 ]; then ok "3000 SUBSCRIBEs from one peer: $tmn got BART_ETOOMANY"; else
+nok=$(echo "$out" | sed -n 's/.* ok=\([0-9]*\).*/\1/p')
+if [ "${nok:-3000}" -le 128 ]; then ok "3000 SUBSCRIBEs from one peer: only $nok accepted"; else
 	not_ok "SUBSCRIBE flood capped: $out"; fi
-if [ "${maxsubs:-999}" -le 128 ] && [ "${maxsubs:-0}" -ge 64 ]; then
+if [ "${maxsubs:-999}" -le 128 ] && [ "${maxsubs:-0}" -ge 1 ]; then
 	ok "live subscriptions during the flood peaked at $maxsubs (cap 128)"
 else not_ok "live subscriptions during the flood peaked at ${maxsubs:-?} (cap 128)"; fi
 expect_run "after SUBSCRIBE flood: count answers" 0 "^I was called" "" clnt localhost count 1

@@ -471,7 +471,7 @@ END_TEST
  * probing to failed, and nothing is ever delivered.
  */
 static struct push		*push;
-static const struct push_limits	 lim = { 2, 8, 300, 3 };
+static const struct push_limits	 lim = { 2, 8, 300, 3, 0, 0 };
 
 #define CB_PROG		(BART_CB_PROG_MAX - 0x1b7)
 
@@ -676,13 +676,14 @@ START_TEST(push_unsubscribe_one)
 END_TEST
 
 /*
- * A failed subscription does not hold the peer's slot (per_peer is 2),
- * and it still reports its failure after new ones came.
+ * A failed subscription holds its peer's slot (per_peer is 2) until
+ * RENEW has reported it: a flood of failing SUBSCRIBEs fills only the
+ * flooder's own share.  Forgetting one frees its slot at once.
  */
-START_TEST(push_failed_frees_slot)
+START_TEST(push_failed_holds_slot)
 {
 	chat_sub_ok	ok;
-	chat_sub_ref	ref[2], prev[2];
+	chat_sub_ref	ref[3];
 	int		round, i;
 
 	for (round = 0; round < 3; round++) {
@@ -692,15 +693,94 @@ START_TEST(push_failed_frees_slot)
 			ref[i].id = ok.id;
 			memcpy(ref[i].token, ok.token, BART_TOKEN_LEN);
 		}
-		for (i = 0; round > 0 && i < 2; i++)
-			forget(&prev[i]);
-		memcpy(prev, ref, sizeof(prev));
 		wait_all_failed();
+		ck_assert_uint_eq(push_held(push), 2);
+		ck_assert_int_eq(sub_from("127.0.0.1", CB_PROG, &ok),
+		    BART_ETOOMANY);
+		ck_assert_int_eq(push_admit(push, (struct sockaddr *)
+		    &(struct sockaddr_in){ .sin_family = AF_INET,
+		    .sin_addr.s_addr = htonl(0x7f000001) }), BART_ETOOMANY);
+		/* Another address is another peer. */
+		ck_assert_int_eq(sub_from("127.0.0.2", CB_PROG, &ok), BART_OK);
+		ref[2].id = ok.id;
+		memcpy(ref[2].token, ok.token, BART_TOKEN_LEN);
+		wait_all_failed();
+		for (i = 0; i < 3; i++)
+			forget(&ref[i]);
+		ck_assert_uint_eq(push_held(push), 0);
 	}
-	for (i = 0; i < 2; i++)
-		forget(&prev[i]);
 	push_reap(push);
 	ck_assert_uint_eq(push_count(push), 0);
+}
+END_TEST
+
+/* Local subscribers count per uid, whatever loopback address they use. */
+START_TEST(push_cap_per_uid)
+{
+	chat_sub_ok	ok;
+
+	ck_assert_int_eq(sub_uid("127.0.0.2", 4242, CB_PROG, &ok), BART_OK);
+	ck_assert_int_eq(sub_uid("127.0.0.3", 4242, CB_PROG, &ok), BART_OK);
+	ck_assert_int_eq(sub_uid("127.0.0.4", 4242, CB_PROG, &ok),
+	    BART_ETOOMANY);
+	ck_assert_int_eq(sub_uid("127.0.0.4", 4243, CB_PROG, &ok), BART_OK);
+	ck_assert_uint_eq(push_held(push), 3);
+}
+END_TEST
+
+static bart_status
+sub_v6(const char *ip, chat_sub_ok *ok)
+{
+	struct sockaddr_in6	sin6;
+
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	ck_assert_int_eq(inet_pton(AF_INET6, ip, &sin6.sin6_addr), 1);
+	return push_subscribe(push, (struct sockaddr *)&sin6, sizeof(sin6),
+	    -1, CB_PROG, 1, 0, ok);
+}
+
+/* Remote IPv6 subscribers count per /64. */
+START_TEST(push_cap_per_64)
+{
+	chat_sub_ok	ok;
+
+	ck_assert_int_eq(sub_v6("2001:db8:1:2::1", &ok), BART_OK);
+	ck_assert_int_eq(sub_v6("2001:db8:1:2::2", &ok), BART_OK);
+	ck_assert_int_eq(sub_v6("2001:db8:1:2:ffff::3", &ok), BART_ETOOMANY);
+	ck_assert_int_eq(sub_v6("2001:db8:1:3::1", &ok), BART_OK);
+}
+END_TEST
+
+/* SUBSCRIBE attempts per peer are rate-limited: BART_ERATE. */
+START_TEST(push_rate)
+{
+	struct push_limits	l = lim;
+	struct push_counters	c;
+	chat_sub_ok		ok;
+	int			i, n = 0, rated = 0;
+	bart_status		st;
+
+	push_exit(push);
+	l.per_peer = 100;
+	l.total = 100;
+	l.sub_rate = 2;
+	l.sub_burst = 5;
+	ck_assert_ptr_nonnull(push = push_init(ring, &l));
+	for (i = 0; i < 20; i++) {
+		st = sub_from("127.0.0.9", CB_PROG, &ok);
+		n += st == BART_OK;
+		rated += st == BART_ERATE;
+	}
+	ck_assert_int_ge(n, 5);
+	ck_assert_int_le(n, 7);		/* burst + what refilled meanwhile */
+	ck_assert_int_eq(n + rated, 20);
+	/* Another peer has its own bucket. */
+	ck_assert_int_eq(sub_from("127.0.0.10", CB_PROG, &ok), BART_OK);
+	push_counters(push, &c);
+	ck_assert_uint_eq(c.rated, (unsigned)rated);
+	usleep(600000);			/* a token comes back */
+	ck_assert_int_eq(sub_from("127.0.0.9", CB_PROG, &ok), BART_OK);
 }
 END_TEST
 
@@ -740,7 +820,10 @@ chat_suite(void)
 	tcase_add_test(tc, push_unknown);
 	tcase_add_test(tc, push_probe_fails);
 	tcase_add_test(tc, push_unsubscribe_one);
-	tcase_add_test(tc, push_failed_frees_slot);
+	tcase_add_test(tc, push_failed_holds_slot);
+	tcase_add_test(tc, push_cap_per_uid);
+	tcase_add_test(tc, push_cap_per_64);
+	tcase_add_test(tc, push_rate);
 	suite_add_tcase(s, tc);
 	return s;
 }
