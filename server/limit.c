@@ -12,6 +12,11 @@
  * table is fixed (LIMIT_SLOTS), and a peer only loses its bucket to
  * another when all slots in its probe window are busy (many peers at
  * once), which then errs towards admitting.
+ *
+ * The check comes before the store's request-identity lookup, so a
+ * resend of a stored message within the same burst can be told
+ * BART_ERATE; a client resends after a timeout of seconds, by which
+ * the bucket has refilled.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>

@@ -499,6 +499,9 @@ store_chat_cap(struct store *s, unsigned int max)
 	if (sqlite3_step(s->cap_st) != SQLITE_DONE) {
 		log_warnx("sqlite: history cap: %s", sqlite3_errmsg(s->db));
 		sqlite3_reset(s->cap_st);
+		/* Read-only or full: try again after the next message,
+		 * not every second. */
+		s->capped = upto;
 		return -1;
 	}
 	sqlite3_reset(s->cap_st);

@@ -8,9 +8,11 @@
  *   bart_poke unsubscribe HOST           UNSUBSCRIBE with a bogus token
  *   bart_poke send HOST NAMEHEX TEXTHEX  CHAT_SEND of any bytes (hex),
  *                                        skipping bart_clnt's own checks
- *   bart_poke sendmany HOST N            N CHAT_SENDs on one connection;
+ *   bart_poke sendmany HOST N [SECS]     N CHAT_SENDs on one connection
+ *                                        (or until SECS have passed);
  *                                        prints "ok A erate B other C"
  *
+ * $POKE_NETTYPE names the netid to use (default tcp).
  * Prints the status in words and its number; exit 0 if the call got an
  * answer (whatever the status), 1 if it failed at the RPC level.
  */
@@ -36,7 +38,15 @@ close_client(void)
 static CLIENT *
 open_client(const char *host, unsigned long prog, unsigned long vers)
 {
-	if ((the_cl = clnt_create(host, prog, vers, "tcp")) == NULL) {
+	const char		*netid = getenv("POKE_NETTYPE");	/* tcp6 */
+	struct netconfig	*nc;
+
+	if (netid != NULL && (nc = getnetconfigent(netid)) != NULL) {
+		the_cl = clnt_tp_create(host, prog, vers, nc);
+		freenetconfigent(nc);
+	} else
+		the_cl = clnt_create(host, prog, vers, "tcp");
+	if (the_cl == NULL) {
 		clnt_pcreateerror(host);
 		exit(1);
 	}
@@ -199,8 +209,9 @@ out:
 }
 
 static int
-do_sendmany(const char *host, long n)
+do_sendmany(const char *host, long n, long secs)
 {
+	uint64_t	 end = util_now_us() + (uint64_t)secs * 1000000;
 	CLIENT		*cl = open_client(host, BART_PROG, BART_VERS);
 	chat_send_args	 a;
 	chat_send_res	 r;
@@ -211,7 +222,7 @@ do_sendmany(const char *host, long n)
 	a.id.client = util_random_u64();
 	a.name = (char *)(uintptr_t)"flood";
 	a.text = text;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && (secs <= 0 || util_now_us() < end); i++) {
 		snprintf(text, sizeof(text), "flood-%ld", i);
 		a.id.seq = (uint64_t)i + 1;
 		memset(&r, 0, sizeof(r));
@@ -235,8 +246,9 @@ main(int argc, char **argv)
 {
 	if (argc == 5 && strcmp(argv[1], "send") == 0)
 		return do_send(argv[2], argv[3], argv[4]);
-	if (argc == 4 && strcmp(argv[1], "sendmany") == 0)
-		return do_sendmany(argv[2], strtol(argv[3], NULL, 10));
+	if ((argc == 4 || argc == 5) && strcmp(argv[1], "sendmany") == 0)
+		return do_sendmany(argv[2], strtol(argv[3], NULL, 10),
+		    argc == 5 ? strtol(argv[4], NULL, 10) : 0);
 	if (argc == 4 && strcmp(argv[1], "subscribe") == 0)
 		return do_subscribe(argv[2], strtoul(argv[3], NULL, 0));
 	if (argc == 3 && strcmp(argv[1], "deliver") == 0)
@@ -247,6 +259,6 @@ main(int argc, char **argv)
 		return do_unsubscribe(argv[2]);
 	fprintf(stderr, "usage: bart_poke subscribe HOST PROG | deliver PROG |"
 	    " garbage PROG | unsubscribe HOST | send HOST NAMEHEX TEXTHEX |"
-	    " sendmany HOST N\n");
+	    " sendmany HOST N [SECS]\n");
 	return 2;
 }
