@@ -150,4 +150,34 @@ expect_run "after deletion: count 0 still reads $total" 0 "^I was called $total 
     clnt localhost count 0
 expect_run "after deletion: stats still served" 0 "^counter: $total$" "" clnt localhost stats
 stop_svc
+rm -f "$T/state/bart.db" "$T/state/bart.db-wal" "$T/state/bart.db-shm"
+
+# --- a failed commit is never reported as success -------------------------
+# Not a full disk this time: a file size limit of 1 byte makes every
+# write of the store fail with EFBIG (SIGXFSZ ignored, inherited).
+trap '' XFSZ
+start_svc -v --chat-rate 0 || exit 1
+trap - XFSZ
+expect_run "count 5 before the fault" 0 "times" "" clnt localhost count 5
+c0=$(clnt localhost count 0 | grep -o '[0-9]*')
+prlimit --pid "$SVC_PID" --fsize=1:unlimited || not_ok "prlimit"
+acked=0 codes=""
+for i in $(seq 10); do
+	if clnt localhost count 1 >/dev/null 2>"$T/err"; then acked=$((acked + 1)); else
+		codes="$codes $?"; fi
+done
+clnt localhost say alice "during EFBIG" >/dev/null 2>&1 && acked_say=1 || acked_say=0
+prlimit --pid "$SVC_PID" --fsize=unlimited:unlimited
+expect_eq "EFBIG: no count acknowledged (exit codes:$codes)" 0 "$acked"
+expect_eq "EFBIG: the say not acknowledged" 0 "$acked_say"
+if echo "$codes" | grep -qvE '^( (74|75))*$'; then
+	not_ok "EFBIG: failed counts exit 74 or 75 (got$codes)"
+else ok "EFBIG: failed counts exit 74 or 75"; fi
+expect_run "limit lifted: count 1 works again" 0 "^I was called $((c0 + acked + 1)) times\.$" "" \
+    clnt localhost count 1
+stop_svc
+start_svc -v --chat-rate 0 || exit 1
+expect_run "after a restart the counter is what clients were told" 0 \
+    "^I was called $((c0 + acked + 1)) times\.$" "" clnt localhost count 0
+stop_svc
 finish
