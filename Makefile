@@ -190,7 +190,7 @@ run: deps all
 # (make deb, make deb-check).
 DEB_PKGS := build-essential pkg-config rpcbind libtirpc-dev libsqlite3-dev sqlite3 \
 	    check libedit-dev iproute2 util-linux nftables procps mandoc systemd \
-	    tmux \
+	    tmux rpcsvc-proto \
 	    debhelper dpkg-dev fakeroot lintian devscripts adduser man-db
 deps:
 	@tools/deps.sh $(DEB_PKGS)

@@ -9,9 +9,15 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d /tmp/bart-deb.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 chmod 755 "$tmp"
-git clone -q --no-hardlinks "$src" "$tmp/bart"
-if [ -n "$(git -C "$src" status --porcelain --untracked-files=no)" ]; then
-	echo "build.sh: note: uncommitted changes are not in the package" >&2
+if git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then
+	git clone -q --no-hardlinks "$src" "$tmp/bart"
+	if [ -n "$(git -C "$src" status --porcelain --untracked-files=no)" ]; then
+		echo "build.sh: note: uncommitted changes are not in the package" >&2
+	fi
+else				# an exported tree: copy it, minus build output
+	mkdir "$tmp/bart"
+	tar -C "$src" --exclude=./build --exclude=./run-state -cf - . |
+	    tar -C "$tmp/bart" -xf -
 fi
 as=()
 if [ "$(id -u)" = 0 ]; then
