@@ -30,19 +30,20 @@ MAIN=$((SECS - WARM))
 ns_setup
 
 # The daemon, plain or under valgrind (slow to start: wait longer).
+# One uid sends all the says: no chat rate limit (--chat-rate 0).
 if [ "$VG" = 1 ]; then
 	command -v valgrind >/dev/null || { echo "valgrind not installed"; exit 1; }
 	valgrind --leak-check=full --show-leak-kinds=definite \
 	    --errors-for-leak-kinds=definite --error-exitcode=99 \
 	    --log-file="$T/vg.log" \
 	    "$BIN/bart_svc" -f -S "$T/state" -p "$T/svc.pid" -s "$T/svc.sock" \
-	    2>>"$T/svc.log" &
+	    --chat-rate 0 2>>"$T/svc.log" &
 	SVC_PID=$!
 	track $SVC_PID
 	wait_for 60 rpcinfo -t localhost $PROG 1 || {
 		echo "bart_svc did not register under valgrind"; cat "$T/vg.log"; exit 1; }
 else
-	start_svc || exit 1
+	start_svc --chat-rate 0 || exit 1
 fi
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' /proc/$SVC_PID/status; }
