@@ -84,6 +84,7 @@ struct store {
 	struct stat	 db_st, wal_st;	/* the files we opened */
 	int		 wal_known;
 	int		 gone;		/* bart.db deleted: refuse writes */
+	unsigned int	 gone_checks;	/* store_check calls since then */
 };
 
 static int
@@ -535,8 +536,14 @@ store_check(struct store *s)
 {
 	char	wal[PATH_MAX + 8];
 
-	if (s->gone)
+	if (s->gone) {
+		/* Once every 10 minutes (called each second): a reminder. */
+		if (++s->gone_checks % 600 == 0)
+			log_warnx("%s is still not the file bart_svc has open: "
+			    "every change is refused until bart_svc restarts",
+			    s->path);
 		return -1;
+	}
 	snprintf(wal, sizeof(wal), "%s-wal", s->path);
 	if (same_file(s->path, &s->db_st) &&
 	    (!s->wal_known || same_file(wal, &s->wal_st)))
