@@ -11,5 +11,8 @@ $(B)/bart_bench: $(BENCH_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 
 .PHONY: bench
-bench: $(PROGS) $(B)/bart_bench
-	bench/run.sh $(B) $(if $(QUICK),-q)
+# The one-shot part times the package's dynamic bart_clnt and the
+# CLNT_STATIC=1 link of the same objects side by side.
+bench: $(PROGS) $(B)/bart_bench $(B)/bart_clnt-static
+	bench/run.sh $(B) $(if $(QUICK),-q) \
+	    -e bart_clnt-static=$(abspath $(B))/bart_clnt-static
