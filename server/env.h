@@ -38,7 +38,7 @@ struct env {
 	struct store		*store;
 	struct chat_ring	*ring;
 	struct push		*push;
-	time_t			 started;
+	time_t			 started;	/* wall clock: never for uptime */
 	uint64_t		 started_us;	/* monotonic: for uptime */
 	struct limit		*chat_limit;	/* limit.c: CHAT_SEND */
 	struct xprt		 xprts[SVC_MAX_XPRT];
