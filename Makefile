@@ -170,6 +170,7 @@ check: deps
 	UBSAN_OPTIONS=halt_on_error=1 build/asan/check_bart
 	tests/integration/run.sh $(B)
 	BART_ASAN=1 tests/integration/run.sh build/asan
+	$(MAKE) --no-print-directory WERROR=-Werror tsan-check
 
 # ---- running -------------------------------------------------------------
 # As root, bart_svc would drop to the bart user when it exists, and

@@ -89,6 +89,7 @@ static struct conn	*timed;
 static struct conn	*bartc[MAX_ADDRS];
 static uint32_t		 xid_next = 1;
 static int		 nok;		/* subscribed */
+static int		 unsub_replies;
 
 static uint64_t
 mono_ns(void)
@@ -387,6 +388,10 @@ bart_reply(const unsigned char *rec, size_t len)
 		return;
 	memcpy(&xid, rec, 4);
 	xid = ntohl(xid);
+	if (xid & 0x80000000u) {		/* an UNSUBSCRIBE's */
+		unsub_replies++;
+		return;
+	}
 	/* xids 1..nsubs are SUBSCRIBEs of sub xid-1; others ignored. */
 	if (xid == 0 || xid > (uint32_t)nsubs)
 		return;
@@ -654,13 +659,17 @@ subscribe_pump(void)
 	}
 }
 
+/* UNSUBSCRIBE all, and wait for the answers: bart must see every one. */
 static void
 unsubscribe_all(void)
 {
-	unsigned char	 buf[256];
-	chat_sub_ref	 ref;
-	size_t		 n;
-	int		 i, fd;
+	struct epoll_event	 ev[64];
+	unsigned char		 buf[256];
+	chat_sub_ref		 ref;
+	struct conn		*c;
+	size_t			 n;
+	uint64_t		 deadline = mono_ns() + 20000000000ull;
+	int			 i, k, want = 0;
 
 	for (i = 0; i < nsubs; i++) {
 		if (subs[i].subscribed != 1 || bartc[subs[i].addr] == NULL)
@@ -670,13 +679,25 @@ unsubscribe_all(void)
 		n = enc_call(buf, sizeof(buf), 0x80000000u | xid_next++,
 		    CHAT_UNSUBSCRIBE, (xdrproc_t)xdr_chat_sub_ref, &ref);
 		conn_queue(bartc[subs[i].addr], buf, n);
+		want++;
 	}
-	for (i = 0; i < naddrs; i++) {
-		if (bartc[i] == NULL)
-			continue;
-		fd = bartc[i]->fd;
-		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-		conn_flush(bartc[i], SIZE_MAX);
+	for (i = 0; i < naddrs; i++)
+		if (bartc[i] != NULL)
+			conn_flush(bartc[i], SIZE_MAX);
+	while (unsub_replies < want && mono_ns() < deadline) {
+		k = epoll_wait(ep, ev, 64, 100);
+		for (i = 0; i < k; i++) {
+			c = ev[i].data.ptr;
+			if (c->kind != 2)
+				continue;
+			if (ev[i].events & EPOLLOUT)
+				conn_flush(c, SIZE_MAX);
+			if ((ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
+			    conn_read(c) == -1) {
+				bartc[c->addr] = NULL;
+				conn_free(c);
+			}
+		}
 	}
 	for (i = 0; i < nsubs; i++)
 		rpcb_unset(subs[i].prog, BART_CB_VERS, tcp_nc);

@@ -211,7 +211,7 @@ chat_msgs_free(chat_msg *m, int n)
  * *QUIT is set.  Returns 1 if there is something newer.
  */
 int
-chat_wait(struct chat_ring *r, uint64_t after, int ms, volatile int *quit)
+chat_wait(struct chat_ring *r, uint64_t after, int ms, const atomic_int *quit)
 {
 	struct timespec	ts;
 	int		rc = 0, more;
@@ -224,7 +224,7 @@ chat_wait(struct chat_ring *r, uint64_t after, int ms, volatile int *quit)
 		ts.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&r->mu);
-	while (r->newest <= after && !*quit && rc != ETIMEDOUT)
+	while (r->newest <= after && !atomic_load(quit) && rc != ETIMEDOUT)
 		rc = pthread_cond_timedwait(&r->cv, &r->mu, &ts);
 	more = r->newest > after;
 	pthread_mutex_unlock(&r->mu);

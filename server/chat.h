@@ -6,6 +6,7 @@
 #ifndef BART_CHAT_H
 #define BART_CHAT_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,7 +23,7 @@ uint64_t		 chat_oldest(struct chat_ring *);
 int			 chat_copy(struct chat_ring *, uint64_t, unsigned int,
 			    size_t, chat_msg *);
 int			 chat_wait(struct chat_ring *, uint64_t, int,
-			    volatile int *);
+			    const atomic_int *);
 void			 chat_wake(struct chat_ring *);
 void			 chat_watch(struct chat_ring *, int);
 size_t			 chat_msg_size(const char *, const char *,

@@ -16,6 +16,8 @@ TNAME=$(basename "$0" .sh)
 
 export ASAN_OPTIONS="log_path=$T/asan:detect_leaks=1:abort_on_error=0:fast_unwind_on_malloc=0"
 export UBSAN_OPTIONS="log_path=$T/asan:print_stacktrace=1:halt_on_error=1"
+# The ThreadSanitizer tree (mk/tsan.mk) reports here too; finish() fails on it.
+export TSAN_OPTIONS="log_path=$T/asan:second_deadlock_stack=1"
 if [ -f "$(dirname "$0")/../lsan.supp" ]; then
 	export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")/.." && pwd)/lsan.supp:print_suppressions=0"
 fi
@@ -148,7 +150,7 @@ finish() {
 		# A finding says ERROR or "runtime error".  LeakSanitizer
 		# also writes a bare "Unable to get registers from thread"
 		# when a process is stopped or killed while it checks.
-		if ! grep -q "ERROR: \|runtime error" "$f"; then
+		if ! grep -q "ERROR: \|runtime error\|WARNING: ThreadSanitizer" "$f"; then
 			echo "# sanitizer note $(basename "$f"): $(head -c 200 "$f")"
 			continue
 		fi

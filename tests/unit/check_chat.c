@@ -25,7 +25,7 @@ static struct chat_ring	*ring;
 static chat_msg		 out[BART_BATCH_MAX];
 static pthread_t	 helper;	/* a thread a test started */
 static int		 helper_on;
-static volatile int	 helper_stop;
+static atomic_int	 helper_stop;	/* shared with the helper */
 
 static void
 helper_start(void *(*fn)(void *), void *arg)
@@ -123,7 +123,7 @@ START_TEST(ring_empty)
 	ck_assert_uint_eq(chat_oldest(ring), 0);
 	ck_assert_int_eq(chat_copy(ring, 0, BART_BATCH_MAX, BIG_BUDGET, out),
 	    0);
-	ck_assert_int_eq(chat_wait(ring, 0, 0, &(int){ 0 }), 0);
+	ck_assert_int_eq(chat_wait(ring, 0, 0, &(atomic_int){ 0 }), 0);
 }
 END_TEST
 
@@ -323,7 +323,7 @@ END_TEST
 
 struct later {
 	uint64_t	 seq;		/* append this, or 0 */
-	volatile int	*quit;		/* or set this and wake */
+	atomic_int	*quit;		/* or set this and wake */
 };
 
 static void *
@@ -335,7 +335,7 @@ later_main(void *arg)
 	if (l->seq != 0)
 		put(l->seq);
 	else {
-		*l->quit = 1;
+		atomic_store(l->quit, 1);
 		chat_wake(ring);
 	}
 	return NULL;
@@ -343,7 +343,7 @@ later_main(void *arg)
 
 START_TEST(wait_ready)
 {
-	volatile int	quit = 0;
+	atomic_int	quit = 0;
 	uint64_t	t0;
 
 	ck_assert_ptr_nonnull(ring = chat_init(4));
@@ -362,7 +362,7 @@ END_TEST
 
 START_TEST(wait_times_out)
 {
-	volatile int	quit = 0;
+	atomic_int	quit = 0;
 	uint64_t	t0;
 
 	ck_assert_ptr_nonnull(ring = chat_init(4));
@@ -379,7 +379,7 @@ END_TEST
 
 START_TEST(wait_woken_by_append)
 {
-	volatile int	quit = 0;
+	atomic_int	quit = 0;
 	static struct later	l = { 6, NULL };
 	uint64_t	t0;
 
@@ -396,7 +396,7 @@ END_TEST
 
 START_TEST(wait_woken_by_quit)
 {
-	static volatile int	quit;
+	static atomic_int	quit;
 	static struct later	l = { 0, &quit };
 	uint64_t	t0;
 
@@ -406,7 +406,7 @@ START_TEST(wait_woken_by_quit)
 	helper_start(later_main, &l);
 	ck_assert_int_eq(chat_wait(ring, 0, 5000, &quit), 0);
 	ck_assert_uint_lt(ms_since(t0), 2500);
-	ck_assert_int_eq(quit, 1);
+	ck_assert_int_eq(atomic_load(&quit), 1);
 	helper_join();
 }
 END_TEST
@@ -434,7 +434,7 @@ writer_main(void *arg)
  */
 START_TEST(ring_follow_concurrent)
 {
-	volatile int	quit = 0;
+	atomic_int	quit = 0;
 	uint64_t	next = 1, t0, delivered = 0, skipped = 0;
 	int		n, i;
 
