@@ -36,9 +36,9 @@
 enum key_kind { KEY_NONE = 0, KEY_UID, KEY_V4, KEY_V6 };
 
 struct slot {
-	uint64_t	tat;		/* when the bucket is full again, us */
-	uint8_t		kind;		/* enum key_kind; KEY_NONE: free */
-	uint8_t		noted;		/* refusal logged for this episode */
+	uint64_t	tat;	/* when the bucket is full again, us */
+	uint8_t		kind;	/* enum key_kind; KEY_NONE: free */
+	uint8_t		noted;	/* this episode's refusal logged */
 	unsigned char	key[8];
 };
 
@@ -47,7 +47,7 @@ struct limit {
 	uint64_t	 interval;	/* us per token */
 	uint64_t	 tolerance;	/* burst * interval */
 	unsigned int	 rate, burst;
-	uint64_t	 seed;		/* hash key: no chosen collisions */
+	uint64_t	 seed;		/* hash key: no chosen clashes */
 	uint64_t	 refused;
 	struct slot	 slot[LIMIT_SLOTS];
 };

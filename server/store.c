@@ -77,14 +77,14 @@ struct store {
 	sqlite3_stmt	*st[ST_MAX];
 	int64_t		 counter;	/* cached; changed only after commit */
 	uint64_t	 newest;	/* newest message seq, cached */
-	/* store_chat_cap, store_check (content's; not the tx path) */
+	/* store_chat_cap, store_check (not the transaction path) */
 	sqlite3_stmt	*cap_st;
-	uint64_t	 capped;	/* messages up to here are pruned */
+	uint64_t	 capped;	/* pruned up to this seq */
 	char		 path[PATH_MAX];
 	struct stat	 db_st, wal_st;	/* the files we opened */
 	int		 wal_known;
-	int		 gone;		/* bart.db deleted: refuse writes */
-	unsigned int	 gone_checks;	/* store_check calls since then */
+	int		 gone;		/* bart.db deleted */
+	unsigned int	 gone_checks;	/* checks since */
 };
 
 static int

@@ -38,7 +38,7 @@ close_client(void)
 static CLIENT *
 open_client(const char *host, unsigned long prog, unsigned long vers)
 {
-	const char		*netid = getenv("POKE_NETTYPE");	/* tcp6 */
+	const char		*netid = getenv("POKE_NETTYPE");
 	struct netconfig	*nc;
 
 	if (netid != NULL && (nc = getnetconfigent(netid)) != NULL) {
