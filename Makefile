@@ -20,7 +20,7 @@ CFLAGS   ?= -O2 -g
 OPT      ?= $(CFLAGS)
 WERROR   ?=
 B        ?= build
-PKGS     := libtirpc sqlite3
+PKGS     := libtirpc sqlite3 libpq
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
@@ -47,7 +47,7 @@ COMMON_SRC := common/log.c common/util.c
 SERVER_LIB := server/counter.c server/store.c server/chat.c server/push.c \
 	      server/proc.c server/svc.c server/conns.c server/peer.c \
 	      server/daemon.c server/drc.c server/listen.c server/reg.c \
-	      server/limit.c
+	      server/limit.c server/pgstore.c
 CLIENT_LIB := client/cmd.c client/conn.c client/callback.c client/chatui.c
 
 O = $(B)/obj
@@ -190,6 +190,7 @@ run: deps all
 # The last line: what building and testing the Debian package needs
 # (make deb, make deb-check).
 DEB_PKGS := build-essential pkg-config rpcbind libtirpc-dev libsqlite3-dev sqlite3 \
+	    postgresql-15 libpq-dev \
 	    check libedit-dev iproute2 util-linux nftables procps mandoc systemd \
 	    tmux rpcsvc-proto \
 	    debhelper dpkg-dev fakeroot lintian devscripts adduser man-db

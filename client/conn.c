@@ -510,6 +510,8 @@ conn_status(struct conn *c, bart_status st)
 	switch (st) {
 	case BART_ESTORE:
 		return EX_IOERR;
+	case BART_EUNAVAIL:
+		return EX_OSERR;
 	case BART_EUNKNOWN:
 	case BART_ERATE:
 		return EX_TEMPFAIL;

@@ -67,6 +67,9 @@ util_status_str(bart_status st)
 		    "try again shortly";
 	case BART_EUSESTREAM:
 		return "the reply is too large for UDP; use -T tcp";
+	case BART_EUNAVAIL:
+		return "the server's database is unavailable; nothing was "
+		    "changed (try again shortly, or another server)";
 	}
 	return "unknown status";
 }

@@ -44,6 +44,9 @@ usage(FILE *f)
 "      --listen ADDR         bind tcp/udp to this numeric address only;\n"
 "                            repeatable (default: every address)\n"
 "      --sync normal|full    commit durability (default normal)\n"
+"      --store CONNINFO      PostgreSQL shared by several servers (a libpq\n"
+"                            string or URI; password from ~/.pgpass);\n"
+"                            default: SQLite in the state directory\n"
 "      --max-subs-per-peer N chat subscriptions per local uid, remote\n"
 "                            IPv4 address or IPv6 /64 (128)\n"
 "      --max-subs N          chat subscriptions in all (1024)\n"
@@ -79,7 +82,7 @@ parse_args(struct env *e, struct listen_conf *lc, int argc, char **argv)
 {
 	enum { O_SYNC = 256, O_SUBS_PEER, O_SUBS, O_IDLE, O_CONNS,
 	    O_CONNS_PEER, O_CHAT_RATE, O_CHAT_BURST, O_HISTORY,
-	    O_TRANSPORTS, O_LISTEN, O_SUB_RATE };
+	    O_TRANSPORTS, O_LISTEN, O_SUB_RATE, O_STORE };
 	static const struct option longopts[] = {
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "state-dir", required_argument, NULL, 'S' },
@@ -98,6 +101,7 @@ parse_args(struct env *e, struct listen_conf *lc, int argc, char **argv)
 		{ "chat-rate", required_argument, NULL, O_CHAT_RATE },
 		{ "chat-burst", required_argument, NULL, O_CHAT_BURST },
 		{ "max-history", required_argument, NULL, O_HISTORY },
+		{ "store", required_argument, NULL, O_STORE },
 		{ "transports", required_argument, NULL, O_TRANSPORTS },
 		{ "listen", required_argument, NULL, O_LISTEN },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -191,6 +195,9 @@ parse_args(struct env *e, struct listen_conf *lc, int argc, char **argv)
 				    "more than %d)\n", optarg, LISTEN_ADDRS);
 				exit(64);
 			}
+			break;
+		case O_STORE:
+			e->store_conninfo = optarg;
 			break;
 		case 'v':
 			e->verbose = 1;
@@ -339,8 +346,11 @@ main(int argc, char **argv)
 		exit(1);
 	if (e.user != NULL && daemon_reachable(e.state_dir, e.user) == -1)
 		exit(1);
-	/* ORDER: after fork and drop; sqlite is not fork-safe. */
-	if ((e.store = store_open(e.state_dir, e.sync)) == NULL)
+	/* ORDER: after fork and drop; sqlite and libpq are not fork-safe. */
+	if (e.store_conninfo != NULL) {
+		if ((e.store = store_open_pg(e.store_conninfo)) == NULL)
+			exit(1);	/* one line logged */
+	} else if ((e.store = store_open(e.state_dir, e.sync)) == NULL)
 		fatalx("cannot open store in %s", e.state_dir);
 	if ((e.ring = chat_init(RING_SIZE)) == NULL ||
 	    (e.push = push_init(e.ring, &e.limits)) == NULL)
@@ -348,6 +358,7 @@ main(int argc, char **argv)
 	newest = store_chat_newest(e.store);
 	store_chat_since(e.store, newest > RING_SIZE ? newest - RING_SIZE : 0,
 	    RING_SIZE, ring_row, e.ring);
+	store_feed(e.store, ring_row, e.ring);	/* ORDER: after the fill */
 	if (svc_publish(&e) == -1)	/* ORDER: dispatcher before rpcbind */
 		exit(1);
 	if (reg_publish(e.reg) == -1)	/* ORDER: as the user we run as */

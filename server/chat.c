@@ -80,6 +80,11 @@ chat_append(struct chat_ring *r, uint64_t seq, int64_t when,
 	int		 fd;
 
 	pthread_mutex_lock(&r->mu);
+	/* Held already (a shared store feeds the ring from two places). */
+	if (r->newest != 0 && seq <= r->newest) {
+		pthread_mutex_unlock(&r->mu);
+		return;
+	}
 	if (r->newest == 0 || seq != r->newest + 1)
 		r->oldest = seq;
 	s = &r->slots[seq % r->cap];

@@ -26,6 +26,7 @@ struct env {
 	int			 foreground;
 	int			 verbose;
 	enum store_sync		 sync;
+	const char		*store_conninfo;	/* --store; NULL: SQLite */
 	struct push_limits	 limits;
 	unsigned int		 max_conns;	/* 0: default */
 	unsigned int		 max_conns_per_peer;	/* 0: default */

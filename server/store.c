@@ -1,4 +1,9 @@
-/* store.c: the SQLite store: counter, chat history, request identities. */
+/*
+ * store.c: the SQLite store: counter, chat history, request identities.
+ * With --store CONNINFO every public function forwards to pgstore.c
+ * (PostgreSQL) instead: one line at the top of each, the SQLite path
+ * below it unchanged.
+ */
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
@@ -11,6 +16,7 @@
 
 #include "counter.h"
 #include "log.h"
+#include "pgstore.h"
 #include "store.h"
 
 enum req_kind {
@@ -73,6 +79,7 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS reqs_time ON reqs (time);";
 
 struct store {
+	struct pgstore	*pg;		/* --store: PostgreSQL, not SQLite */
 	sqlite3		*db;
 	sqlite3_stmt	*st[ST_MAX];
 	int64_t		 counter;	/* cached; changed only after commit */
@@ -226,12 +233,43 @@ store_close(struct store *s)
 
 	if (s == NULL)
 		return;
+	pgstore_close(s->pg);
 	for (i = 0; i < ST_MAX; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_finalize(s->cap_st);
 	if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK)
 		log_warnx("sqlite close: %s", sqlite3_errmsg(s->db));
 	free(s);
+}
+
+/*
+ * Open the PostgreSQL store CONNINFO (pgstore.c) instead of SQLite.
+ * NULL on failure, with one line logged.
+ */
+struct store *
+store_open_pg(const char *conninfo)
+{
+	struct store	*s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	if ((s->pg = pgstore_open(conninfo)) == NULL) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/*
+ * A shared store learns of messages other daemons commit: CB gets each
+ * newer than store_chat_newest() now, in order (the ring).  SQLite: no
+ * one else writes, nothing to do.
+ */
+void
+store_feed(struct store *s, store_msg_cb cb, void *arg)
+{
+	if (s->pg != NULL)
+		pgstore_feed(s->pg, cb, arg);
 }
 
 static int
@@ -317,6 +355,8 @@ req_record(struct store *s, const bart_reqid *id, enum req_kind kind,
 int64_t
 store_count_get(struct store *s)
 {
+	if (s->pg != NULL)
+		return pgstore_count_get(s->pg);
 	return s->counter;
 }
 
@@ -331,6 +371,8 @@ store_count_add(struct store *s, const bart_reqid *id, int64_t up,
 	bart_status	st;
 	int64_t		prev, next;
 
+	if (s->pg != NULL)
+		return pgstore_count_add(s->pg, id, up, total);
 	if (id != NULL && id->client != 0 &&
 	    req_lookup(s, id, REQ_COUNT, &prev)) {
 		*total = prev;
@@ -361,6 +403,8 @@ store_count_add(struct store *s, const bart_reqid *id, int64_t up,
 int
 store_count_set(struct store *s, int64_t v)
 {
+	if (s->pg != NULL)
+		return pgstore_count_set(s->pg, v);
 	sqlite3_bind_int64(s->st[ST_COUNT_SET], 1, v);
 	if (step_done(s, ST_COUNT_SET) == -1)
 		return -1;
@@ -377,6 +421,9 @@ store_chat_add(struct store *s, const bart_reqid *id, int64_t when,
 	int64_t		 prev;
 	uint64_t	 next = s->newest + 1;
 
+	if (s->pg != NULL)
+		return pgstore_chat_add(s->pg, id, when, name, host, text,
+		    seq);
 	if (id != NULL && id->client != 0 &&
 	    req_lookup(s, id, REQ_CHAT, &prev)) {
 		*seq = (uint64_t)prev;
@@ -404,6 +451,8 @@ store_chat_add(struct store *s, const bart_reqid *id, int64_t when,
 uint64_t
 store_chat_newest(struct store *s)
 {
+	if (s->pg != NULL)
+		return pgstore_chat_newest(s->pg);
 	return s->newest;
 }
 
@@ -415,6 +464,8 @@ store_chat_since(struct store *s, uint64_t seq, unsigned int max,
 	sqlite3_stmt	*st = s->st[ST_MSG_SINCE];
 	int		 n = 0, rc;
 
+	if (s->pg != NULL)
+		return pgstore_chat_since(s->pg, seq, max, cb, arg);
 	if (seq > (uint64_t)INT64_MAX)
 		seq = (uint64_t)INT64_MAX;
 	sqlite3_bind_int64(st, 1, (int64_t)seq);
@@ -442,6 +493,8 @@ store_chat_since(struct store *s, uint64_t seq, unsigned int max,
 int
 store_prune(struct store *s, int64_t before)
 {
+	if (s->pg != NULL)
+		return pgstore_prune(s->pg, before);
 	sqlite3_bind_int64(s->st[ST_REQ_PRUNE], 1, before);
 	return step_done(s, ST_REQ_PRUNE);
 }
@@ -453,6 +506,8 @@ store_reqs_count(struct store *s)
 	sqlite3_stmt	*st = s->st[ST_REQ_COUNT];
 	long long	 n = -1;
 
+	if (s->pg != NULL)
+		return pgstore_reqs_count(s->pg);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
@@ -463,8 +518,11 @@ store_reqs_count(struct store *s)
 int
 store_reqs_trim(struct store *s, unsigned int max)
 {
-	long long	n = store_reqs_count(s);
+	long long	n;
 
+	if (s->pg != NULL)
+		return pgstore_reqs_trim(s->pg, max);
+	n = store_reqs_count(s);
 	if (n < 0)
 		return -1;
 	if (n <= (long long)max)
@@ -485,6 +543,8 @@ store_chat_cap(struct store *s, unsigned int max)
 	uint64_t	upto;
 	int		n;
 
+	if (s->pg != NULL)
+		return pgstore_chat_cap(s->pg, max);
 	if (max == 0 || s->gone || s->newest <= max)
 		return 0;
 	upto = s->newest - max;
@@ -536,6 +596,8 @@ store_check(struct store *s)
 {
 	char	wal[PATH_MAX + 8];
 
+	if (s->pg != NULL)
+		return pgstore_check(s->pg);
 	if (s->gone) {
 		/* Once every 10 minutes (called each second): a reminder. */
 		if (++s->gone_checks % 600 == 0)

@@ -1,5 +1,6 @@
 /*
- * store.h: durable state behind one narrow interface (SQLite today).
+ * store.h: durable state behind one narrow interface: SQLite, or
+ * PostgreSQL shared by several daemons (store_open_pg, pgstore.c).
  * Every write is committed before it returns BART_OK, so a reply built
  * from it survives kill -9 of the daemon.
  */
@@ -22,6 +23,8 @@ typedef int (*store_msg_cb)(void *, uint64_t seq, int64_t time,
     const char *name, const char *host, const char *text);
 
 struct store	*store_open(const char *dir, enum store_sync);
+struct store	*store_open_pg(const char *);
+void		 store_feed(struct store *, store_msg_cb, void *);
 void		 store_close(struct store *);
 int64_t		 store_count_get(struct store *);
 bart_status	 store_count_add(struct store *, const bart_reqid *, int64_t,

@@ -11,6 +11,13 @@
  *   bart_poke sendmany HOST N [SECS]     N CHAT_SENDs on one connection
  *                                        (or until SECS have passed);
  *                                        prints "ok A erate B other C"
+ *   bart_poke count HOST CLIENT SEQ N    COUNT N with the identity
+ *                                        CLIENT/SEQ; prints the total
+ *   bart_poke countloop H1,H2.. N SECS   N COUNT 1s, each resent with its
+ *                                        identity (next host on failure)
+ *                                        until answered or SECS pass;
+ *                                        prints "acked A unresolved U
+ *                                        resent R"
  *
  * $POKE_NETTYPE names the netid to use (default tcp).
  * Prints the status in words and its number; exit 0 if the call got an
@@ -241,11 +248,111 @@ do_sendmany(const char *host, long n, long secs)
 	return 0;
 }
 
+static int
+do_count(const char *host, const char *client, const char *seq,
+    const char *up)
+{
+	CLIENT		*cl = open_client(host, BART_PROG, BART_VERS);
+	count_args	 a;
+	count_res	 r;
+
+	memset(&a, 0, sizeof(a));
+	memset(&r, 0, sizeof(r));
+	a.id.client = strtoull(client, NULL, 0);
+	a.id.seq = strtoull(seq, NULL, 0);
+	a.up = strtoll(up, NULL, 10);
+	if (count_1(&a, &r, cl) != RPC_SUCCESS) {
+		clnt_perror(cl, "count");
+		return 1;
+	}
+	if (r.status == BART_OK)
+		printf("count: total %lld\n", (long long)r.count_res_u.ok.total);
+	else
+		print_status("count", r.status);
+	xdr_free((xdrproc_t)xdr_count_res, (char *)&r);
+	return 0;
+}
+
+/*
+ * What a client with a host list does: one identity per count, resent
+ * to the next host after a failure or an "unavailable"/"unknown"
+ * answer, until a definite answer or the budget is spent.
+ */
+static int
+do_countloop(char *hosts, long n, long secs)
+{
+	char		*h[8], *save = NULL, *t;
+	CLIENT		*cl = NULL;
+	count_args	 a;
+	count_res	 r;
+	struct timeval	 tv = { 2, 0 };
+	long		 i, acked = 0, unresolved = 0, resent = 0;
+	int		 nh = 0, cur = 0, done;
+	uint64_t	 until;
+
+	for (t = strtok_r(hosts, ",", &save); t != NULL && nh < 8;
+	    t = strtok_r(NULL, ",", &save))
+		h[nh++] = t;
+	if (nh == 0)
+		return 2;
+	memset(&a, 0, sizeof(a));
+	a.id.client = util_random_u64();
+	a.up = 1;
+	for (i = 0; i < n; i++) {
+		a.id.seq = (uint64_t)i + 1;
+		until = util_now_us() + (uint64_t)secs * 1000000;
+		for (done = 0; !done && util_now_us() < until; ) {
+			if (cl == NULL && (cl = clnt_create(h[cur], BART_PROG,
+			    BART_VERS, "tcp")) == NULL) {
+				cur = (cur + 1) % nh;
+				usleep(100000);
+				resent++;
+				continue;
+			}
+			memset(&r, 0, sizeof(r));
+			if (clnt_call(cl, COUNT, (xdrproc_t)xdr_count_args,
+			    (char *)&a, (xdrproc_t)xdr_count_res, (char *)&r,
+			    tv) != RPC_SUCCESS) {
+				clnt_destroy(cl);
+				cl = NULL;
+			} else if (r.status == BART_OK) {
+				done = 1;
+				acked++;
+			} else if (r.status != BART_EUNAVAIL &&
+			    r.status != BART_EUNKNOWN) {
+				print_status("count", r.status);
+				done = 1;
+			}
+			xdr_free((xdrproc_t)xdr_count_res, (char *)&r);
+			if (!done) {
+				if (cl != NULL)
+					clnt_destroy(cl);
+				cl = NULL;
+				cur = (cur + 1) % nh;
+				resent++;
+				usleep(100000);
+			}
+		}
+		if (!done)
+			unresolved++;
+	}
+	if (cl != NULL)
+		clnt_destroy(cl);
+	printf("acked %ld unresolved %ld resent %ld\n", acked, unresolved,
+	    resent);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	if (argc == 5 && strcmp(argv[1], "send") == 0)
 		return do_send(argv[2], argv[3], argv[4]);
+	if (argc == 6 && strcmp(argv[1], "count") == 0)
+		return do_count(argv[2], argv[3], argv[4], argv[5]);
+	if (argc == 5 && strcmp(argv[1], "countloop") == 0)
+		return do_countloop(argv[2], strtol(argv[3], NULL, 10),
+		    strtol(argv[4], NULL, 10));
 	if ((argc == 4 || argc == 5) && strcmp(argv[1], "sendmany") == 0)
 		return do_sendmany(argv[2], strtol(argv[3], NULL, 10),
 		    argc == 5 ? strtol(argv[4], NULL, 10) : 0);
@@ -259,6 +366,7 @@ main(int argc, char **argv)
 		return do_unsubscribe(argv[2]);
 	fprintf(stderr, "usage: bart_poke subscribe HOST PROG | deliver PROG |"
 	    " garbage PROG | unsubscribe HOST | send HOST NAMEHEX TEXTHEX |"
-	    " sendmany HOST N [SECS]\n");
+	    " sendmany HOST N [SECS] | count HOST CLIENT SEQ N |"
+	    " countloop HOSTS N SECS\n");
 	return 2;
 }

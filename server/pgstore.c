@@ -1,0 +1,979 @@
+/*
+ * pgstore.c: the PostgreSQL store: one counter, one chat room and the
+ * request identities, shared by every bart_svc on the same database.
+ *
+ * Every change is one SQL statement in its own (implicit) transaction,
+ * with the request identity written by the same statement: a resend of
+ * the identity to any daemon finds the first answer.  A statement
+ * counts as done only once the server said ReadyForQuery, i.e. after
+ * its commit (and, with synchronous_standby_names, after the standby
+ * has it).  Chat messages are numbered by a one-row counter updated in
+ * the message's own transaction: its row lock serialises the senders,
+ * so numbers are gapless and in commit order (a SQL SEQUENCE has gaps).
+ *
+ * The main thread owns one connection.  Every call on it has a deadline
+ * (PG_CALL_MS): the loop is never held longer.  When the connection is
+ * lost, changes fail at once with BART_EUNAVAIL (or BART_EUNKNOWN for
+ * the one whose commit was under way) and store_check, from
+ * housekeeping, reconnects in small non-blocking steps.
+ *
+ * A second connection, owned by the feed thread, LISTENs on bart_chat
+ * (chat commits NOTIFY it: a doorbell only, counts never NOTIFY, since
+ * NOTIFY serialises commits cluster-wide) and reads every message newer
+ * than the newest one fed to the ring, on each notification and every
+ * PG_CATCHUP_MS anyway: a lost notification or a dropped LISTEN costs
+ * at most that long.  Messages reach the ring in sequence order under
+ * feed_mu, whichever thread finds them first.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "pgstore.h"
+#include "util.h"
+
+#define PG_SCHEMA_VERSION	1
+#define PG_LOCK_KEY		"1650553460"	/* "bart": schema creation */
+#define PG_CALL_MS		3000	/* one statement, at most */
+#define PG_STEP_MS		200	/* one reconnect step, at most */
+#define PG_CATCHUP_MS		500	/* feed thread: poll the table */
+#define PG_FEED_BATCH		"1000"
+#define PG_CHANNEL		"bart_chat"
+
+enum req_kind {
+	REQ_COUNT = 0,
+	REQ_CHAT = 1
+};
+
+struct pgstore {
+	char			*conninfo;	/* never logged: may name secrets */
+	char			 desc[256];	/* host, port, db, user: for logs */
+	PGconn			*conn;		/* main thread's; NULL while down */
+	PGconn			*pending;	/* reconnect under way */
+	int			 down_logged;
+	_Atomic int64_t		 counter;	/* newest total seen */
+	_Atomic uint64_t	 fed;		/* newest message in the ring */
+	uint64_t		 capped;	/* history pruned up to here */
+
+	pthread_mutex_t		 feed_mu;	/* ring order; guards fed writes */
+	store_msg_cb		 feed_cb;
+	void			*feed_arg;
+	pthread_t		 thread;
+	int			 thread_started;
+	atomic_int		 quit;
+};
+
+static const char sql_schema[] =
+    "CREATE TABLE bart_meta (key text PRIMARY KEY, value bigint NOT NULL);"
+    "CREATE TABLE bart_counter (id int PRIMARY KEY CHECK (id = 0),"
+    "  value bigint NOT NULL);"
+    "INSERT INTO bart_counter VALUES (0, 0);"
+    "CREATE TABLE bart_chatseq (id int PRIMARY KEY CHECK (id = 0),"
+    "  seq bigint NOT NULL);"
+    "INSERT INTO bart_chatseq VALUES (0, 0);"
+    "CREATE TABLE bart_msgs (seq bigint PRIMARY KEY, time bigint NOT NULL,"
+    "  name text NOT NULL, host text NOT NULL, text text NOT NULL);"
+    "CREATE TABLE bart_reqs (client bigint NOT NULL, seq bigint NOT NULL,"
+    "  kind int NOT NULL, result bigint NOT NULL, time bigint NOT NULL,"
+    "  PRIMARY KEY (client, seq, kind));"
+    "CREATE INDEX bart_reqs_time ON bart_reqs (time);"
+    "INSERT INTO bart_meta VALUES ('schema', 1);";
+
+/*
+ * COUNT: the identity lookup, the increment (refused past INT64_MAX)
+ * and the identity's row, in one statement.  Two daemons running the
+ * same identity at once: the second's INSERT hits the primary key, the
+ * statement fails as a whole, and the retry finds the first answer.
+ */
+static const char sql_count[] =
+    "WITH prev AS (SELECT result FROM bart_reqs WHERE $1::bigint <> 0"
+    "  AND client = $1 AND seq = $2 AND kind = 0),"
+    " upd AS (UPDATE bart_counter SET value = value + $3"
+    "  WHERE id = 0 AND value <= 9223372036854775807 - $3::bigint"
+    "  AND NOT EXISTS (SELECT 1 FROM prev) RETURNING value),"
+    " ins AS (INSERT INTO bart_reqs (client, seq, kind, result, time)"
+    "  SELECT $1, $2, 0, value, $4 FROM upd WHERE $1::bigint <> 0)"
+    " SELECT value FROM upd UNION ALL SELECT result FROM prev";
+
+/* CHAT_SEND: the same shape; NOTIFY rings the other daemons' bell. */
+static const char sql_chat[] =
+    "WITH prev AS (SELECT result FROM bart_reqs WHERE $1::bigint <> 0"
+    "  AND client = $1 AND seq = $2 AND kind = 1),"
+    " s AS (UPDATE bart_chatseq SET seq = seq + 1 WHERE id = 0"
+    "  AND NOT EXISTS (SELECT 1 FROM prev) RETURNING seq),"
+    " m AS (INSERT INTO bart_msgs (seq, time, name, host, text)"
+    "  SELECT seq, $3, $4, $5, $6 FROM s RETURNING seq),"
+    " r AS (INSERT INTO bart_reqs (client, seq, kind, result, time)"
+    "  SELECT $1, $2, 1, seq, $7 FROM m WHERE $1::bigint <> 0),"
+    " n AS (SELECT pg_notify('" PG_CHANNEL "', '') FROM m)"
+    " SELECT seq, 0 FROM m WHERE (SELECT count(*) FROM n) >= 0"
+    " UNION ALL SELECT result, 1 FROM prev";
+
+static const char sql_since[] =
+    "SELECT seq, time, name, host, text FROM bart_msgs WHERE seq > $1"
+    " ORDER BY seq LIMIT $2";
+
+/* Notices (NOTICE, WARNING) go to our log, not to libpq's stderr. */
+static void
+notice(void *arg, const char *msg)
+{
+	(void)arg;
+	log_info("PostgreSQL: %.*s", (int)strcspn(msg, "\n"), msg);
+}
+
+/*
+ * libpq's message on one line: it may hold one line per host tried and
+ * hints on lines of their own; join them with "; ".
+ */
+static const char *
+oneline(const char *msg, char *buf, size_t len)
+{
+	size_t	o = 0;
+
+	if (msg == NULL || *msg == '\0')
+		msg = "unknown error";
+	while (*msg != '\0' && o + 3 < len) {
+		if (*msg != '\n') {
+			buf[o++] = *msg++ == '\t' ? ' ' : msg[-1];
+			continue;
+		}
+		msg += strspn(msg, "\n\t ");
+		if (*msg != '\0') {
+			buf[o++] = ';';
+			buf[o++] = ' ';
+		}
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* What to call the database in logs: no password, ever. */
+static void
+describe(struct pgstore *p, PQconninfoOption *opts)
+{
+	const char		*host = NULL, *port = NULL, *db = NULL;
+	const char		*user = NULL, *hostaddr = NULL;
+	PQconninfoOption	*o;
+
+	for (o = opts; o->keyword != NULL; o++) {
+		if (o->val == NULL || *o->val == '\0')
+			continue;
+		if (strcmp(o->keyword, "host") == 0)
+			host = o->val;
+		else if (strcmp(o->keyword, "hostaddr") == 0)
+			hostaddr = o->val;
+		else if (strcmp(o->keyword, "port") == 0)
+			port = o->val;
+		else if (strcmp(o->keyword, "dbname") == 0)
+			db = o->val;
+		else if (strcmp(o->keyword, "user") == 0)
+			user = o->val;
+	}
+	snprintf(p->desc, sizeof(p->desc), "host=%s%s%s dbname=%s%s%s",
+	    host != NULL ? host : hostaddr != NULL ? hostaddr : "(default)",
+	    port != NULL ? " port=" : "", port != NULL ? port : "",
+	    db != NULL ? db : "(default)", user != NULL ? " user=" : "",
+	    user != NULL ? user : "");
+}
+
+/*
+ * Our defaults come first; the admin's string (expanded from "dbname")
+ * overrides any of them.
+ */
+static const char *const conn_keys[] = {
+	"connect_timeout", "application_name", "client_encoding",
+	"keepalives_idle", "keepalives_interval", "keepalives_count",
+	"dbname", NULL
+};
+
+static void
+conn_values(struct pgstore *p, const char **vals)
+{
+	vals[0] = "5";
+	vals[1] = "bart_svc";
+	vals[2] = "UTF8";
+	vals[3] = "10";
+	vals[4] = "5";
+	vals[5] = "3";
+	vals[6] = p->conninfo;
+	vals[7] = NULL;
+}
+
+static uint64_t
+ms_left(uint64_t deadline)
+{
+	uint64_t	now = util_now_us();
+
+	return now >= deadline ? 0 : (deadline - now + 999) / 1000;
+}
+
+/* Wait until C's socket is ready for EV or the deadline; 1, 0 or -1. */
+static int
+wait_sock(PGconn *c, short ev, uint64_t deadline)
+{
+	struct pollfd	pfd;
+	int		r;
+
+	pfd.fd = PQsocket(c);
+	pfd.events = ev;
+	if (pfd.fd < 0)
+		return -1;
+	do
+		r = poll(&pfd, 1, (int)ms_left(deadline));
+	while (r == -1 && errno == EINTR);
+	return r;
+}
+
+/*
+ * Run one statement with a deadline.  Returns its last result, NULL if
+ * nothing came back; *sent says whether it may have reached the server.
+ * Done only after ReadyForQuery: the implicit transaction has committed.
+ */
+static PGresult *
+run(PGconn *c, const char *sql, int n, const char *const *vals, int ms,
+    int *sent)
+{
+	PGresult	*r, *last = NULL;
+	uint64_t	 deadline = util_now_us() + (uint64_t)ms * 1000;
+	int		 w;
+
+	*sent = 0;
+	/* A connection the server closed while idle: notice it now. */
+	if (c == NULL || !PQconsumeInput(c) || PQstatus(c) != CONNECTION_OK)
+		return NULL;
+	*sent = 1;
+	if (!PQsendQueryParams(c, sql, n, NULL, vals, NULL, NULL, 0))
+		return NULL;
+	for (;;) {
+		while ((w = PQflush(c)) == 1)
+			if (wait_sock(c, POLLOUT, deadline) <= 0)
+				goto fail;
+		if (w == -1)
+			goto fail;
+		while (!PQisBusy(c)) {
+			if ((r = PQgetResult(c)) == NULL)
+				return last;
+			PQclear(last);
+			last = r;
+		}
+		if (wait_sock(c, POLLIN, deadline) <= 0 || !PQconsumeInput(c))
+			goto fail;
+	}
+fail:
+	PQclear(last);
+	return NULL;
+}
+
+static int
+res_ok(const PGresult *r)
+{
+	return r != NULL && (PQresultStatus(r) == PGRES_TUPLES_OK ||
+	    PQresultStatus(r) == PGRES_COMMAND_OK);
+}
+
+static const char *
+sqlstate(const PGresult *r)
+{
+	const char	*s = r != NULL ?
+	    PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+	return s != NULL ? s : "";
+}
+
+/* The main connection is gone: close it, say so once. */
+static void
+lost(struct pgstore *p, const char *why)
+{
+	char	buf[512];
+
+	if (!p->down_logged)
+		log_warnx("store: lost PostgreSQL (%s): %s; changes fail until "
+		    "it is back", p->desc, oneline(why, buf, sizeof(buf)));
+	p->down_logged = 1;
+	if (p->conn != NULL)
+		PQfinish(p->conn);
+	p->conn = NULL;
+}
+
+/*
+ * A change on the main connection: BART_OK and *r, or the status a
+ * client should see.  Statement-level failures that a retry resolves
+ * (a concurrent same identity, a serialisation failure) are retried.
+ */
+static bart_status
+change(struct pgstore *p, const char *sql, int n, const char *const *vals,
+    PGresult **out)
+{
+	PGresult	*r;
+	const char	*st;
+	int		 sent, try;
+
+	*out = NULL;
+	for (try = 0; try < 3; try++) {
+		if (p->conn == NULL)
+			return BART_EUNAVAIL;
+		r = run(p->conn, sql, n, vals, PG_CALL_MS, &sent);
+		if (res_ok(r)) {
+			*out = r;
+			return BART_OK;
+		}
+		if (PQstatus(p->conn) != CONNECTION_OK || r == NULL) {
+			lost(p, r != NULL ? PQresultErrorMessage(r) :
+			    sent ? "no answer within the deadline" :
+			    PQerrorMessage(p->conn));
+			PQclear(r);
+			/* Sent and no verdict: the commit may have happened. */
+			return sent ? BART_EUNKNOWN : BART_EUNAVAIL;
+		}
+		st = sqlstate(r);
+		if (strcmp(st, "23505") == 0 || strcmp(st, "40001") == 0 ||
+		    strcmp(st, "40P01") == 0) {
+			PQclear(r);
+			continue;
+		}
+		log_warnx("store: %s", PQresultErrorMessage(r));
+		/* A standby (read-only): find the primary again. */
+		if (strcmp(st, "25006") == 0) {
+			PQclear(r);
+			lost(p, "connected to a read-only server (a standby? "
+			    "use target_session_attrs=read-write)");
+			return BART_EUNAVAIL;
+		}
+		PQclear(r);
+		return BART_ESTORE;
+	}
+	return BART_ESTORE;
+}
+
+/* A read on C: its result, or NULL (logged). */
+static PGresult *
+query(PGconn *c, const char *sql, int n, const char *const *vals)
+{
+	PGresult	*r;
+	int		 sent;
+
+	if ((r = run(c, sql, n, vals, PG_CALL_MS, &sent)) != NULL &&
+	    res_ok(r))
+		return r;
+	PQclear(r);
+	return NULL;
+}
+
+static int64_t
+val64(const PGresult *r, int row, int col)
+{
+	return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+/*
+ * Feed the ring every row of R (seq, time, name, host, text) newer than
+ * the newest fed, in order.  Caller holds feed_mu.
+ */
+static void
+feed_rows(struct pgstore *p, const PGresult *r)
+{
+	uint64_t	seq;
+	int		i;
+
+	for (i = 0; i < PQntuples(r); i++) {
+		seq = (uint64_t)val64(r, i, 0);
+		if (seq <= atomic_load(&p->fed))
+			continue;
+		if (p->feed_cb != NULL)
+			p->feed_cb(p->feed_arg, seq, val64(r, i, 1),
+			    PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
+			    PQgetvalue(r, i, 4));
+		atomic_store(&p->fed, seq);
+	}
+}
+
+/*
+ * Read and feed what is newer than the ring, on C, up to UPTO (0: all).
+ * HELD: the caller holds feed_mu; else it is taken only to feed, so a
+ * slow read never holds up the main thread.  -1 if C failed.
+ */
+static int
+catch_up(struct pgstore *p, PGconn *c, uint64_t upto, int held)
+{
+	PGresult	*r;
+	char		 from[24];
+	const char	*vals[2];
+	uint64_t	 have;
+	int		 n;
+
+	for (;;) {
+		have = atomic_load(&p->fed);
+		if (upto != 0 && have >= upto)
+			return 0;
+		snprintf(from, sizeof(from), "%" PRIu64, have);
+		vals[0] = from;
+		vals[1] = PG_FEED_BATCH;
+		if ((r = query(c, sql_since, 2, vals)) == NULL)
+			return -1;
+		if (!held)
+			pthread_mutex_lock(&p->feed_mu);
+		feed_rows(p, r);
+		if (!held)
+			pthread_mutex_unlock(&p->feed_mu);
+		n = PQntuples(r);
+		PQclear(r);
+		if (n < atoi(PG_FEED_BATCH))
+			return 0;
+	}
+}
+
+/* Connect C to completion (blocking, bounded by connect_timeout). */
+static PGconn *
+connect_now(struct pgstore *p)
+{
+	const char	*vals[8];
+	PGconn		*c;
+
+	conn_values(p, vals);
+	c = PQconnectdbParams(conn_keys, vals, 1);
+	if (c != NULL && PQstatus(c) == CONNECTION_OK)
+		PQsetNoticeProcessor(c, notice, NULL);
+	return c;
+}
+
+/*
+ * The feed thread: LISTEN on its own connection, and on every
+ * notification or PG_CATCHUP_MS, feed the ring what other daemons
+ * committed and refresh the counter for STATS.
+ */
+static void *
+feed_main(void *arg)
+{
+	struct pgstore	*p = arg;
+	PGconn		*c = NULL;
+	PGnotify	*nf;
+	PGresult	*r;
+	struct pollfd	 pfd;
+	int		 i;
+
+	while (!atomic_load(&p->quit)) {
+		if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+			if (c != NULL)
+				PQfinish(c);
+			if ((c = connect_now(p)) == NULL ||
+			    PQstatus(c) != CONNECTION_OK ||
+			    (r = query(c, "LISTEN " PG_CHANNEL, 0, NULL)) ==
+			    NULL) {
+				/* Down: try again in a second, quit-aware. */
+				for (i = 0; i < 10 && !atomic_load(&p->quit);
+				    i++)
+					poll(NULL, 0, 100);
+				continue;
+			}
+			PQclear(r);
+			log_debug("store: listening for chat on %s", p->desc);
+		}
+		catch_up(p, c, 0, 0);
+		if ((r = query(c, "SELECT value FROM bart_counter WHERE id = 0",
+		    0, NULL)) != NULL) {
+			if (PQntuples(r) == 1)
+				atomic_store(&p->counter, val64(r, 0, 0));
+			PQclear(r);
+		}
+		pfd.fd = PQsocket(c);
+		pfd.events = POLLIN;
+		if (pfd.fd >= 0 && poll(&pfd, 1, PG_CATCHUP_MS) > 0 &&
+		    !PQconsumeInput(c))
+			continue;	/* dropped: reconnect, catch up */
+		while ((nf = PQnotifies(c)) != NULL)
+			PQfreemem(nf);
+	}
+	if (c != NULL)
+		PQfinish(c);
+	return NULL;
+}
+
+/*
+ * Create the schema if there is none, under an advisory lock so that
+ * daemons starting together do not race; refuse a newer one.
+ */
+static int
+schema(struct pgstore *p)
+{
+	PGresult	*r;
+	char		 buf[512];
+	long long	 v = 0;
+	int		 rc = -1, have;
+
+	if ((r = PQexec(p->conn, "SELECT pg_advisory_lock(" PG_LOCK_KEY
+	    ")")) == NULL || PQresultStatus(r) != PGRES_TUPLES_OK)
+		goto sqlfail;
+	PQclear(r);
+	if ((r = PQexec(p->conn, "SELECT to_regclass('bart_meta') IS NOT "
+	    "NULL")) == NULL || PQresultStatus(r) != PGRES_TUPLES_OK)
+		goto sqlfail;
+	have = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	if (have) {
+		if ((r = PQexec(p->conn, "SELECT value FROM bart_meta WHERE "
+		    "key = 'schema'")) == NULL ||
+		    PQresultStatus(r) != PGRES_TUPLES_OK)
+			goto sqlfail;
+		if (PQntuples(r) == 1)
+			v = val64(r, 0, 0);
+		PQclear(r);
+		r = NULL;
+		if (v > PG_SCHEMA_VERSION) {
+			log_warnx("store: the database (%s) has bart schema "
+			    "version %lld; this bart_svc knows only up to %d: "
+			    "upgrade bart_svc", p->desc, v, PG_SCHEMA_VERSION);
+			goto out;
+		}
+		if (v < 1) {
+			log_warnx("store: the database (%s) has a bart_meta "
+			    "table without a schema version: not bart's?",
+			    p->desc);
+			goto out;
+		}
+	} else {
+		if ((r = PQexec(p->conn, sql_schema)) == NULL ||
+		    PQresultStatus(r) != PGRES_COMMAND_OK)
+			goto sqlfail;
+		PQclear(r);
+		r = NULL;
+		log_info("store: created bart's tables (schema version %d) "
+		    "in %s", PG_SCHEMA_VERSION, p->desc);
+	}
+	rc = 0;
+	goto out;
+sqlfail:
+	log_warnx("store: cannot set up bart's tables in %s: %s", p->desc,
+	    oneline(r != NULL ? PQresultErrorMessage(r) :
+	    PQerrorMessage(p->conn), buf, sizeof(buf)));
+out:
+	PQclear(r);
+	PQclear(PQexec(p->conn, "SELECT pg_advisory_unlock(" PG_LOCK_KEY ")"));
+	return rc;
+}
+
+/* Counter and newest message, right after connecting. */
+static int
+load(struct pgstore *p)
+{
+	PGresult	*r;
+
+	if ((r = query(p->conn, "SELECT (SELECT value FROM bart_counter "
+	    "WHERE id = 0), (SELECT seq FROM bart_chatseq WHERE id = 0)", 0,
+	    NULL)) == NULL || PQntuples(r) != 1) {
+		PQclear(r);
+		log_warnx("store: cannot read bart's tables in %s", p->desc);
+		return -1;
+	}
+	atomic_store(&p->counter, val64(r, 0, 0));
+	atomic_store(&p->fed, (uint64_t)val64(r, 0, 1));
+	PQclear(r);
+	return 0;
+}
+
+/*
+ * Open the store CONNINFO (a libpq connection string or URI).  NULL on
+ * failure, with one line logged: bad string, password in it, no
+ * connection (wrong password, unreachable), or a schema we do not know.
+ */
+struct pgstore *
+pgstore_open(const char *conninfo)
+{
+	struct pgstore		*p;
+	PQconninfoOption	*opts, *o;
+	char			*err = NULL, buf[1024];
+
+	if ((opts = PQconninfoParse(conninfo, &err)) == NULL) {
+		log_warnx("--store: not a valid PostgreSQL connection string: "
+		    "%s", oneline(err, buf, sizeof(buf)));
+		PQfreemem(err);
+		return NULL;
+	}
+	for (o = opts; o->keyword != NULL; o++) {
+		if (strcmp(o->keyword, "password") == 0 && o->val != NULL &&
+		    *o->val != '\0') {
+			log_warnx("--store: no password in the connection "
+			    "string (it would show in ps and logs): put it in "
+			    "~/.pgpass, PGPASSFILE or a PGSERVICE file");
+			PQconninfoFree(opts);
+			return NULL;
+		}
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (p->conninfo = strdup(conninfo)) == NULL) {
+		log_warnx("out of memory");
+		PQconninfoFree(opts);
+		free(p);
+		return NULL;
+	}
+	describe(p, opts);
+	PQconninfoFree(opts);
+	pthread_mutex_init(&p->feed_mu, NULL);
+	if ((p->conn = connect_now(p)) == NULL ||
+	    PQstatus(p->conn) != CONNECTION_OK) {
+		log_warnx("store: cannot connect to PostgreSQL (%s): %s",
+		    p->desc, oneline(p->conn != NULL ?
+		    PQerrorMessage(p->conn) : "out of memory", buf,
+		    sizeof(buf)));
+		goto fail;
+	}
+	if (schema(p) == -1 || load(p) == -1)
+		goto fail;
+	log_info("store: PostgreSQL %s, counter %" PRId64 ", newest message "
+	    "%" PRIu64, p->desc, atomic_load(&p->counter),
+	    atomic_load(&p->fed));
+	return p;
+fail:
+	pgstore_close(p);
+	return NULL;
+}
+
+/*
+ * Start feeding the ring: CB gets every message newer than the newest
+ * at open (the caller has put those into the ring), in order.
+ */
+void
+pgstore_feed(struct pgstore *p, store_msg_cb cb, void *arg)
+{
+	pthread_mutex_lock(&p->feed_mu);
+	p->feed_cb = cb;
+	p->feed_arg = arg;
+	pthread_mutex_unlock(&p->feed_mu);
+	if (p->thread_started)
+		return;
+	if (pthread_create(&p->thread, NULL, feed_main, p) != 0) {
+		log_warnx("store: no chat feed thread: messages sent through "
+		    "other servers reach this one's subscribers only by "
+		    "polling");
+		return;
+	}
+	p->thread_started = 1;
+}
+
+void
+pgstore_close(struct pgstore *p)
+{
+	if (p == NULL)
+		return;
+	if (p->thread_started) {
+		atomic_store(&p->quit, 1);
+		pthread_join(p->thread, NULL);
+	}
+	if (p->pending != NULL)
+		PQfinish(p->pending);
+	if (p->conn != NULL)
+		PQfinish(p->conn);
+	pthread_mutex_destroy(&p->feed_mu);
+	free(p->conninfo);
+	free(p);
+}
+
+/* The newest total this daemon has seen (STATS: never waits). */
+int64_t
+pgstore_count_get(struct pgstore *p)
+{
+	return atomic_load(&p->counter);
+}
+
+/* Add UP to the shared counter with the request identity, at once. */
+bart_status
+pgstore_count_add(struct pgstore *p, const bart_reqid *id, int64_t up,
+    int64_t *total)
+{
+	PGresult	*r;
+	char		 client[24], seq[24], upb[24], now[24];
+	const char	*vals[4] = { client, seq, upb, now };
+	bart_status	 st;
+
+	if (up < 0)
+		return BART_ENEGATIVE;
+	if (up == 0) {			/* a read of the shared total */
+		if (p->conn == NULL)
+			return BART_EUNAVAIL;
+		if ((r = query(p->conn, "SELECT value FROM bart_counter WHERE "
+		    "id = 0", 0, NULL)) == NULL || PQntuples(r) != 1) {
+			PQclear(r);
+			if (PQstatus(p->conn) != CONNECTION_OK) {
+				lost(p, PQerrorMessage(p->conn));
+				return BART_EUNAVAIL;
+			}
+			return BART_ESTORE;
+		}
+		*total = val64(r, 0, 0);
+		atomic_store(&p->counter, *total);
+		PQclear(r);
+		return BART_OK;
+	}
+	snprintf(client, sizeof(client), "%" PRId64,
+	    id != NULL ? (int64_t)id->client : 0);
+	snprintf(seq, sizeof(seq), "%" PRId64,
+	    id != NULL ? (int64_t)id->seq : 0);
+	snprintf(upb, sizeof(upb), "%" PRId64, up);
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	if ((st = change(p, sql_count, 4, vals, &r)) != BART_OK)
+		return st;
+	if (PQntuples(r) != 1) {	/* no increment, no earlier answer */
+		PQclear(r);
+		return BART_EOVERFLOW;
+	}
+	*total = val64(r, 0, 0);
+	PQclear(r);
+	if (*total > atomic_load(&p->counter))
+		atomic_store(&p->counter, *total);
+	return BART_OK;
+}
+
+/* For tests and recovery tools: set the counter outright. */
+int
+pgstore_count_set(struct pgstore *p, int64_t v)
+{
+	PGresult	*r;
+	char		 b[24];
+	const char	*vals[1] = { b };
+
+	snprintf(b, sizeof(b), "%" PRId64, v);
+	if (change(p, "UPDATE bart_counter SET value = $1 WHERE id = 0", 1,
+	    vals, &r) != BART_OK)
+		return -1;
+	PQclear(r);
+	atomic_store(&p->counter, v);
+	return 0;
+}
+
+/*
+ * Store one chat message; *seq gets its number (or the first one's).
+ * A new message goes into the ring here, after every earlier one (the
+ * gap read on this connection under feed_mu), so the ring stays in
+ * order whichever thread learns of a message first.
+ */
+bart_status
+pgstore_chat_add(struct pgstore *p, const bart_reqid *id, int64_t when,
+    const char *name, const char *host, const char *text, uint64_t *seq)
+{
+	PGresult	*r;
+	char		 client[24], rseq[24], w[24], now[24];
+	const char	*vals[7] = { client, rseq, w, name, host, text, now };
+	bart_status	 st;
+	int		 old;
+
+	snprintf(client, sizeof(client), "%" PRId64,
+	    id != NULL ? (int64_t)id->client : 0);
+	snprintf(rseq, sizeof(rseq), "%" PRId64,
+	    id != NULL ? (int64_t)id->seq : 0);
+	snprintf(w, sizeof(w), "%" PRId64, when);
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	if ((st = change(p, sql_chat, 7, vals, &r)) != BART_OK)
+		return st;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return BART_ESTORE;
+	}
+	*seq = (uint64_t)val64(r, 0, 0);
+	old = strcmp(PQgetvalue(r, 0, 1), "1") == 0;
+	PQclear(r);
+	if (old)
+		return BART_OK;
+	pthread_mutex_lock(&p->feed_mu);
+	if (*seq > atomic_load(&p->fed)) {
+		/* Fill the gap first; if that read fails, the feed will. */
+		if (*seq - 1 > atomic_load(&p->fed) && p->conn != NULL)
+			catch_up(p, p->conn, *seq - 1, 1);
+		if (*seq == atomic_load(&p->fed) + 1) {
+			if (p->feed_cb != NULL)
+				p->feed_cb(p->feed_arg, *seq, when, name, host,
+				    text);
+			atomic_store(&p->fed, *seq);
+		}
+	}
+	pthread_mutex_unlock(&p->feed_mu);
+	return BART_OK;
+}
+
+/* The newest message in this daemon's ring. */
+uint64_t
+pgstore_chat_newest(struct pgstore *p)
+{
+	return atomic_load(&p->fed);
+}
+
+/* Messages after SEQ in order, at most MAX; how many, or -1. */
+int
+pgstore_chat_since(struct pgstore *p, uint64_t seq, unsigned int max,
+    store_msg_cb cb, void *arg)
+{
+	PGresult	*r;
+	char		 from[24], lim[16];
+	const char	*vals[2] = { from, lim };
+	int		 i, n;
+
+	if (seq > (uint64_t)INT64_MAX)
+		seq = (uint64_t)INT64_MAX;
+	snprintf(from, sizeof(from), "%" PRIu64, seq);
+	snprintf(lim, sizeof(lim), "%u", max);
+	if (p->conn == NULL || (r = query(p->conn, sql_since, 2, vals)) ==
+	    NULL) {
+		if (p->conn != NULL && PQstatus(p->conn) != CONNECTION_OK)
+			lost(p, PQerrorMessage(p->conn));
+		log_warnx("cannot read the chat history from PostgreSQL (a "
+		    "read: nothing was changed)");
+		return -1;
+	}
+	n = PQntuples(r);
+	for (i = 0; i < n; i++)
+		if (cb(arg, (uint64_t)val64(r, i, 0), val64(r, i, 1),
+		    PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
+		    PQgetvalue(r, i, 4)) != 0) {
+			n = i + 1;
+			break;
+		}
+	PQclear(r);
+	return n;
+}
+
+/* A housekeeping statement: -1 if it failed (changes nothing else). */
+static int
+maintain(struct pgstore *p, const char *sql, int n, const char *const *vals)
+{
+	PGresult	*r;
+	int		 rows;
+
+	if (change(p, sql, n, vals, &r) != BART_OK)
+		return -1;
+	rows = atoi(PQcmdTuples(r));
+	PQclear(r);
+	return rows;
+}
+
+int
+pgstore_prune(struct pgstore *p, int64_t before)
+{
+	char		 b[24];
+	const char	*vals[1] = { b };
+
+	snprintf(b, sizeof(b), "%" PRId64, before);
+	return maintain(p, "DELETE FROM bart_reqs WHERE time < $1", 1, vals) <
+	    0 ? -1 : 0;
+}
+
+long long
+pgstore_reqs_count(struct pgstore *p)
+{
+	PGresult	*r;
+	long long	 n;
+
+	if (p->conn == NULL || (r = query(p->conn,
+	    "SELECT count(*) FROM bart_reqs", 0, NULL)) == NULL)
+		return -1;
+	n = val64(r, 0, 0);
+	PQclear(r);
+	return n;
+}
+
+int
+pgstore_reqs_trim(struct pgstore *p, unsigned int max)
+{
+	long long	 n = pgstore_reqs_count(p);
+	char		 b[24];
+	const char	*vals[1] = { b };
+
+	if (n < 0)
+		return -1;
+	if (n <= (long long)max)
+		return 0;
+	snprintf(b, sizeof(b), "%lld", n - (long long)max);
+	return maintain(p, "DELETE FROM bart_reqs WHERE (client, seq, kind) "
+	    "IN (SELECT client, seq, kind FROM bart_reqs ORDER BY time "
+	    "LIMIT $1)", 1, vals) < 0 ? -1 : 0;
+}
+
+/*
+ * Keep the newest MAX messages.  Every daemon may run it; the DELETE is
+ * the same for all of them.  The number deleted, or -1.
+ */
+int
+pgstore_chat_cap(struct pgstore *p, unsigned int max)
+{
+	uint64_t	 newest = atomic_load(&p->fed), upto;
+	char		 b[24];
+	const char	*vals[1] = { b };
+	int		 n;
+
+	if (max == 0 || newest <= max || p->conn == NULL)
+		return 0;
+	upto = newest - max;
+	if (upto <= p->capped)
+		return 0;
+	snprintf(b, sizeof(b), "%" PRIu64, upto);
+	if ((n = maintain(p, "DELETE FROM bart_msgs WHERE seq <= $1", 1,
+	    vals)) < 0)
+		return -1;
+	p->capped = upto;
+	if (n > 0)
+		log_debug("history cap %u: pruned %d messages up to %" PRIu64,
+		    max, n, upto);
+	return n;
+}
+
+/*
+ * From housekeeping: reconnect a lost connection, one bounded step at a
+ * time (PQconnectPoll), so the loop never waits for a dead database.
+ * 0 if connected, -1 if not (yet).
+ */
+int
+pgstore_check(struct pgstore *p)
+{
+	const char		*vals[8];
+	PostgresPollingStatusType ps;
+	uint64_t		 deadline = util_now_us() + PG_STEP_MS * 1000;
+	char			 buf[512];
+	int			 r;
+
+	if (p->conn != NULL) {
+		if (PQconsumeInput(p->conn) && PQstatus(p->conn) ==
+		    CONNECTION_OK)
+			return 0;
+		lost(p, PQerrorMessage(p->conn));
+	}
+	if (p->pending == NULL) {
+		conn_values(p, vals);
+		if ((p->pending = PQconnectStartParams(conn_keys, vals, 1)) ==
+		    NULL)
+			return -1;
+		if (PQstatus(p->pending) == CONNECTION_BAD)
+			goto failed;
+	}
+	for (;;) {
+		ps = PQconnectPoll(p->pending);
+		if (ps == PGRES_POLLING_OK)
+			break;
+		if (ps == PGRES_POLLING_FAILED)
+			goto failed;
+		r = wait_sock(p->pending, ps == PGRES_POLLING_READING ?
+		    POLLIN : POLLOUT, deadline);
+		if (r == 0)
+			return -1;	/* go on at the next housekeeping */
+		if (r < 0)
+			goto failed;
+	}
+	p->conn = p->pending;
+	p->pending = NULL;
+	PQsetNoticeProcessor(p->conn, notice, NULL);
+	p->down_logged = 0;
+	log_info("store: connected to PostgreSQL again (%s)", p->desc);
+	/* What other daemons committed meanwhile reaches the ring now. */
+	catch_up(p, p->conn, 0, 0);
+	return 0;
+failed:
+	log_debug("store: reconnect to %s failed: %s", p->desc,
+	    oneline(PQerrorMessage(p->pending), buf, sizeof(buf)));
+	PQfinish(p->pending);
+	p->pending = NULL;
+	return -1;
+}
