@@ -5,7 +5,9 @@
 #   make deb-check    make deb, then lintian (no error, no warning),
 #                     hardening-check on both programs, and
 #                     tests/deb/install.sh: install, use, remove, purge in
-#                     a throwaway root (needs root; the host is untouched)
+#                     a throwaway root, and tests/deb/make-install.sh:
+#                     make install/uninstall on the live system, in
+#                     overlays (both need root; the host is untouched)
 # Only committed work is packaged.
 
 DEB_OUT  := $(B)/deb
@@ -20,7 +22,7 @@ deb:
 # IBT/SHSTK property, so no bookworm binary shows control flow
 # protection (rpcbind from the archive neither); bart's objects are
 # built with -fcf-protection all the same (debian/rules).
-deb-check: deb
+deb-check: deb $(PROGS)
 	@tools/deps.sh lintian devscripts adduser rpcbind
 	lintian --fail-on error,warning --info $(DEB_OUT)/bart_$(VERSION)_*.changes
 	@echo "lintian: no errors, no warnings"
@@ -29,3 +31,4 @@ deb-check: deb
 	hardening-check --nocfprotection $(DEB_OUT)/root/usr/sbin/bart_svc \
 	    $(DEB_OUT)/root/usr/bin/bart_clnt
 	tests/deb/install.sh $(DEB_FILE)
+	tests/deb/make-install.sh $(B)

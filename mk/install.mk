@@ -31,10 +31,12 @@ KEEP_DIRS = / /usr /usr/local /lib /etc $(PREFIX) $(PREFIX)/bin \
 	    $(PREFIX)/sbin $(PREFIX)/lib $(PREFIX)/share $(PREFIX)/share/man \
 	    $(SYSCONFDIR) $(SYSCONFDIR)/init.d $(SYSCONFDIR)/default
 
-# The man index (whatis, apropos, man -k): only on the live system.
+# The man index (whatis, apropos, man -k): only on the live system, and
+# only when man-db is there (MANDB=true skips it).
+MANDB ?= mandb
 define mandb_update
-	@if [ -z "$(DESTDIR)" ] && command -v mandb >/dev/null 2>&1; then \
-	    echo "mandb -q $(MANDIR)"; mandb -q $(MANDIR) || true; fi
+	@if [ -z "$(DESTDIR)" ] && command -v $(MANDB) >/dev/null 2>&1; then \
+	    echo "$(MANDB) -q"; $(MANDB) -q || true; fi
 endef
 
 .PHONY: install uninstall

@@ -236,12 +236,12 @@ expect_eq "make uninstall leaves no directory it made" "" \
 # Without DESTDIR: the directories every system has are kept, empty or
 # not (PREFIX and SYSCONFDIR point into the test's directory).
 mkdir -p "$T/live/pfx/bin" "$T/live/pfx/sbin" "$T/live/etc"
-imake install PREFIX="$T/live/pfx" SYSCONFDIR="$T/live/etc" \
+imake install PREFIX="$T/live/pfx" SYSCONFDIR="$T/live/etc" MANDB=true \
     >>"$T/install.log" 2>&1
 expect_eq "PREFIX=/opt-like: unit under the prefix" \
     "$T/live/pfx/lib/systemd/system/bart.service" \
     "$(ls "$T/live/pfx/lib/systemd/system/bart.service" 2>&1)"
-imake uninstall PREFIX="$T/live/pfx" SYSCONFDIR="$T/live/etc" \
+imake uninstall PREFIX="$T/live/pfx" SYSCONFDIR="$T/live/etc" MANDB=true \
     >>"$T/install.log" 2>&1
 expect_eq "uninstall: made directories gone, standard ones kept" \
     "etc etc/default etc/init.d pfx pfx/bin pfx/lib pfx/sbin pfx/share pfx/share/man" \
