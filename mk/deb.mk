@@ -13,10 +13,21 @@
 DEB_OUT  := $(B)/deb
 DEB_FILE  = $(DEB_OUT)/bart_$(VERSION)_$(shell dpkg --print-architecture 2>/dev/null).deb
 
-.PHONY: deb deb-check
-deb:
+.PHONY: deb deb-check deb-builddeps
+deb: deb-builddeps
 	@tools/deps.sh debhelper dpkg-dev fakeroot
 	tests/deb/build.sh $(DEB_OUT)
+
+# Every library the Makefile asks pkg-config for must be a Build-Depends
+# of debian/control (a new one added to PKGS would break a clean build).
+deb-builddeps:
+	@for pc in $(PKGS) libedit check; do \
+	    f=$$(pkg-config --variable=pcfiledir $$pc 2>/dev/null)/$$pc.pc; \
+	    p=$$(dpkg -S "$$f" 2>/dev/null | cut -d: -f1); \
+	    [ -n "$$p" ] || { echo "deb: no package has $$pc.pc"; exit 1; }; \
+	    grep -qE "^(Build-Depends:)? +$$p( |,|$$)" debian/control || \
+		{ echo "deb: debian/control lacks Build-Depends $$p ($$pc)"; exit 1; }; \
+	done; echo "deb: Build-Depends cover $(PKGS) libedit check"
 
 # hardening-check --nocfprotection: bookworm's glibc start files carry no
 # IBT/SHSTK property, so no bookworm binary shows control flow
