@@ -47,7 +47,7 @@ COMMON_SRC := common/log.c common/util.c
 SERVER_LIB := server/counter.c server/store.c server/chat.c server/push.c \
 	      server/proc.c server/svc.c server/conns.c server/peer.c \
 	      server/daemon.c server/drc.c server/listen.c server/reg.c \
-	      server/limit.c server/pgstore.c
+	      server/limit.c server/pgstore.c server/wire.c server/serve.c
 CLIENT_LIB := client/cmd.c client/conn.c client/callback.c client/chatui.c
 
 O = $(B)/obj
@@ -156,7 +156,7 @@ asan:
 	$(MAKE) --no-print-directory B=build/asan OPT="$(ASAN_FLAGS)" \
 	    EXTRA_LDFLAGS="-fsanitize=address,undefined" \
 	    build/asan/bart_svc build/asan/bart_clnt build/asan/check_bart \
-	    build/asan/bart_poke build/asan/bart_raw
+	    build/asan/bart_poke build/asan/bart_raw build/asan/bart_fault.so
 
 integration: all testtools
 	tests/integration/run.sh $(B)

@@ -16,6 +16,7 @@ int
 svc_start(void)
 {
 	char			 bin[PATH_MAX + 16];
+	const char		*drc;
 	struct netconfig	*nc;
 	struct sockaddr_storage	 ss;
 	struct netbuf		 nb;
@@ -35,19 +36,21 @@ svc_start(void)
 			dup2(fd, 2);
 			close(fd);
 		}
-		if (B->svc_env != NULL)
-			putenv((char *)(uintptr_t)B->svc_env);
+		/* "BART_TEST_NO_DRC=1" (latency.c) is now an option. */
+		drc = B->svc_env != NULL && strstr(B->svc_env, "NO_DRC") !=
+		    NULL ? "0" : "1024";
 		/* For profiling: BART_BENCH_WRAP="perf record -g -o F --". */
 		if (getenv("BART_BENCH_WRAP") != NULL)
 			execl("/bin/sh", "sh", "-c", "exec $BART_BENCH_WRAP "
 			    "\"$@\"", "sh", bin, "-f", "-S", B->state, "-p",
 			    B->pidfile, "-s", B->sock, "--chat-rate", "0",
-			    "--max-history", "0", (char *)NULL);
+			    "--max-history", "0", "--udp-cache", drc,
+			    (char *)NULL);
 		/* No chat rate limit or history cap: the bench floods and
 		 * fills the store on purpose. */
 		execl(bin, "bart_svc", "-f", "-S", B->state, "-p", B->pidfile,
 		    "-s", B->sock, "--chat-rate", "0", "--max-history", "0",
-		    (char *)NULL);
+		    "--udp-cache", drc, (char *)NULL);
 		_exit(127);
 	}
 	B->svc_pid = pid;

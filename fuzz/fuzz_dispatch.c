@@ -1,16 +1,16 @@
 /*
  * fuzz_dispatch.c: libFuzzer target for bart's request path, fed raw
- * call records through real libtirpc server transports.
+ * call records through the daemon's own loop iteration (serve_round).
  *
  * Input: byte 0 picks the transport (bit 0: 0 = UDP datagram to a
  * socket on 127.0.0.1, 1 = stream bytes on an AF_UNIX socketpair, which
  * carry their own record marks and may hold several calls); the rest
- * is written as is.  proc_dispatch is registered with svc_reg(..., NULL)
- * (no rpcbind), over a real store in a temporary directory, a chat ring
- * and the push module set up as bart_svc.c does; the UDP transport is
- * listed in env.xprts as svc_open() lists it, so proc.c's duplicate-
- * request cache is in the path.  svc_getreq_poll serves the input;
- * replies are drained and dropped.
+ * is written as is.  The UDP socket is a listener of serve.c, the
+ * socketpair's end an adopted connection, over a real store in a
+ * temporary directory, a chat ring and the push module set up as
+ * bart_svc.c does, with the duplicate-request cache on.  serve_round
+ * serves the input exactly as in the daemon: record reassembly, header
+ * parsing, group commit; replies are drained and dropped.
  *
  * SUBSCRIBE starts a delivery thread that calls rpcbind at the caller
  * (127.0.0.1 or, for AF_UNIX, loopback).  As root the target first
@@ -40,7 +40,7 @@
 
 #include "env.h"
 #include "log.h"
-#include "proc.h"
+#include "serve.h"
 
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -55,11 +55,11 @@ _Static_assert(__builtin_types_compatible_p(__typeof__(push_subscribe),
 #define RING_SIZE	64
 #define MAX_SUBS	2048		/* per input: > input bytes / 40 */
 #define REOPEN_EVERY	20000		/* keep the database small */
-#define MAX_ROUNDS	4096		/* svc_getreq_poll turns per input */
+#define MAX_ROUNDS	4096		/* serve_round turns per input */
 
 static struct env	 env;
 static char		 dir[64];
-static SVCXPRT		*udp_xprt;
+static struct serve	*srv;
 static int		 udp_cli = -1;
 static chat_sub_ref	 subs[MAX_SUBS];
 static unsigned int	 nsubs;
@@ -186,7 +186,6 @@ udp_setup(void)
 {
 	struct sockaddr_in	 sin;
 	socklen_t		 len = sizeof(sin);
-	struct netconfig	*nc;
 	int			 fd;
 
 	memset(&sin, 0, sizeof(sin));
@@ -196,14 +195,8 @@ udp_setup(void)
 	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
 	    getsockname(fd, (struct sockaddr *)&sin, &len) == -1)
 		abort();
-	if ((nc = getnetconfigent("udp")) == NULL)
+	if (serve_listen(srv, fd, PROC_UDP) == -1)
 		abort();
-	if ((udp_xprt = svc_tli_create(fd, nc, NULL, 0, 0)) == NULL)
-		abort();
-	/* Listed as svc_open() lists it: proc.c's reply cache sees UDP. */
-	env.xprts[0].xprt = udp_xprt;
-	env.xprts[0].nconf = nc;
-	env.nxprts = 1;
 	if ((udp_cli = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC |
 	    SOCK_NONBLOCK, 0)) == -1 ||
 	    connect(udp_cli, (struct sockaddr *)&sin, sizeof(sin)) == -1)
@@ -214,7 +207,6 @@ int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char	*tmp = "/dev/shm";
-	int		 maxrec = 256 * 1024;
 
 	(void)argc;
 	(void)argv;
@@ -236,50 +228,29 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	    (env.ring = chat_init(RING_SIZE)) == NULL ||
 	    (env.push = push_init(env.ring, &env.limits)) == NULL)
 		abort();
-	/* ORDER: as svc_open does, before any transport exists. */
-	rpc_control(RPC_SVC_CONNMAXREC_SET, &maxrec);
-	udp_setup();
-	proc_init(&env);
-	if (!svc_reg(udp_xprt, BART_PROG, BART_VERS, proc_dispatch, NULL))
+	if ((srv = serve_init(&env, 1024)) == NULL)
 		abort();
+	udp_setup();
 	return 0;
 }
 
-/* Is FD still one of libtirpc's transports (not destroyed)? */
-static int
-svc_has_fd(int fd)
-{
-	int	i;
-
-	for (i = 0; i < svc_max_pollfd; i++)
-		if (svc_pollfd[i].fd == fd)
-			return 1;
-	return 0;
-}
-
-/* One turn of the daemon's loop, without waiting. */
+/* One round of the daemon's loop, without waiting. */
 static int
 serve_once(void)
 {
-	struct pollfd	pfds[64];
-	int		n = svc_max_pollfd, r;
-
-	if (n > (int)(sizeof(pfds) / sizeof(pfds[0])))
-		abort();
-	memcpy(pfds, svc_pollfd, (size_t)n * sizeof(*pfds));
-	if ((r = poll(pfds, (nfds_t)n, 0)) <= 0)
-		return 0;
-	svc_getreq_poll(pfds, r);
-	return r;
+	return serve_round(srv, 0);
 }
 
-static void
+/* Read and drop what came; -1 once the server closed. */
+static int
 drain(int fd)
 {
 	char	buf[65536];
+	ssize_t	n;
 
-	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
 		;
+	return n == 0 ? -1 : 0;
 }
 
 static void
@@ -294,20 +265,14 @@ run_udp(const uint8_t *data, size_t size)
 static void
 run_stream(const uint8_t *data, size_t size)
 {
-	SVCXPRT	*xprt;
 	int	 sv[2], rounds;
 	size_t	 off = 0;
 	ssize_t	 n;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
 		abort();
-	/*
-	 * Non-blocking on the server side: a reply that does not fit the
-	 * socket buffer kills the connection instead of hanging the test.
-	 */
-	fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	fcntl(sv[1], F_SETFL, O_NONBLOCK);
-	if ((xprt = svc_fd_create(sv[0], 0, 0)) == NULL)
+	if (serve_adopt(srv, sv[0], PROC_LOCAL) == -1)
 		abort();
 	if (size == 0)
 		shutdown(sv[1], SHUT_WR);
@@ -319,16 +284,18 @@ run_stream(const uint8_t *data, size_t size)
 			if (off == size)
 				shutdown(sv[1], SHUT_WR);	/* then EOF */
 		}
-		if (!svc_has_fd(sv[0]))
-			break;			/* libtirpc destroyed it */
 		serve_once();
-		drain(sv[1]);
-		if (!svc_has_fd(sv[0]))
-			break;
+		if (drain(sv[1]) == -1)
+			break;			/* the server closed it */
 	}
-	if (svc_has_fd(sv[0]))
-		svc_destroy(xprt);		/* closes sv[0] */
+	/* Closing our end makes the server close and free its side. */
 	close(sv[1]);
+	for (rounds = 0; rounds < 16 && serve_conns(srv) > 0; rounds++)
+		serve_once();
+	if (serve_conns(srv) > 0) {
+		fprintf(stderr, "connection not closed after EOF\n");
+		abort();
+	}
 }
 
 int

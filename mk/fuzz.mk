@@ -16,7 +16,8 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 		-fno-omit-frame-pointer
 FUZZ_OPT     := -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link
 FUZZ_SRV     := server/proc.c server/push.c server/chat.c server/store.c \
-		server/counter.c server/drc.c server/svc.c server/conns.c \
+		server/counter.c server/drc.c server/wire.c server/serve.c \
+		server/svc.c server/conns.c \
 		server/peer.c server/daemon.c server/limit.c server/listen.c \
 		server/reg.c common/util.c
 FUZZ_GEN_OBJ := $(FUZZ_B)/obj/gen/bart_xdr.o

@@ -54,6 +54,7 @@ usage(FILE *f)
 "      --idle-timeout SECS   close idle TCP connections after (30)\n"
 "      --max-conns N         open tcp and local connections in all (1024)\n"
 "      --max-conns-per-peer N  per client address or local uid (64)\n"
+"      --udp-cache N         UDP duplicate-request cache entries (1024; 0 off)\n"
 "      --chat-rate N         chat messages a second per local uid, IPv4\n"
 "                            address or IPv6 /64 (20; 0: no limit)\n"
 "      --chat-burst N        ... after a burst of N at once (200)\n"
@@ -82,7 +83,7 @@ parse_args(struct env *e, struct listen_conf *lc, int argc, char **argv)
 {
 	enum { O_SYNC = 256, O_SUBS_PEER, O_SUBS, O_IDLE, O_CONNS,
 	    O_CONNS_PEER, O_CHAT_RATE, O_CHAT_BURST, O_HISTORY,
-	    O_TRANSPORTS, O_LISTEN, O_SUB_RATE, O_STORE };
+	    O_TRANSPORTS, O_LISTEN, O_SUB_RATE, O_STORE, O_UDP_CACHE };
 	static const struct option longopts[] = {
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "state-dir", required_argument, NULL, 'S' },
@@ -102,6 +103,7 @@ parse_args(struct env *e, struct listen_conf *lc, int argc, char **argv)
 		{ "chat-burst", required_argument, NULL, O_CHAT_BURST },
 		{ "max-history", required_argument, NULL, O_HISTORY },
 		{ "store", required_argument, NULL, O_STORE },
+		{ "udp-cache", required_argument, NULL, O_UDP_CACHE },
 		{ "transports", required_argument, NULL, O_TRANSPORTS },
 		{ "listen", required_argument, NULL, O_LISTEN },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -166,6 +168,10 @@ parse_args(struct env *e, struct listen_conf *lc, int argc, char **argv)
 		case O_CONNS_PEER:
 			e->max_conns_per_peer = (unsigned int)num_arg(
 			    "--max-conns-per-peer", optarg, 1, 1000000);
+			break;
+		case O_UDP_CACHE:
+			e->udp_cache = (int)num_arg("--udp-cache", optarg, 0,
+			    1048576);
 			break;
 		case O_CHAT_RATE:
 			e->chat_rate = (unsigned int)num_arg("--chat-rate",
@@ -303,6 +309,7 @@ main(int argc, char **argv)
 	e.chat_burst = 200;
 	e.max_history = 10000;
 	e.idle_secs = 30;
+	e.udp_cache = -1;
 	parse_args(&e, &lc, argc, argv);
 	set_defaults(&e);
 	lc.sock_path = e.sock_path;

@@ -1,14 +1,24 @@
-/* conns.c: tracking and limiting the connections libtirpc accepts. */
+/*
+ * conns.c: bart's stream connections.  bart accepts them itself and
+ * never lets libtirpc read or write them, so no peer can make the loop
+ * wait: input is read as it comes and reassembled into records
+ * (several fragments allowed, RFC 5531 section 11, within
+ * WIRE_RECORD_MAX), replies go out as the socket drains.
+ *
+ * Costs are per event, never per open connection: connections are
+ * found by fd, the least recently used one is the head of a list kept
+ * in order of use, and each peer (IPv4 address, IPv6 /64, local uid)
+ * has a hash table entry with its count and its own list.  An idle
+ * connection holds its struct and nothing else: buffers exist only
+ * while bytes wait in them.
+ */
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <netinet/in.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <rpc/rpc.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,65 +26,78 @@
 #include "conns.h"
 #include "log.h"
 #include "util.h"
+#include "wire.h"
+
 #define CONNS_DEFAULT		1024		/* --max-conns */
 #define CONNS_PEER_DEFAULT	64		/* --max-conns-per-peer */
 #define FD_RESERVE		16	/* store, listeners, rpcbind calls */
 #define CAP_LOG_EVERY_US	10000000
-
+#define ACCEPT_PER_ROUND	64
 /*
- * One accepted TCP or AF_UNIX connection, indexed by its fd.  libtirpc
- * owns the connection; we only watch it.  The socket's inode tells a
- * reused fd number from the connection we knew.
+ * Input kept per connection: one whole record and some read-ahead.
+ * A connection with this much unprocessed is not read until its
+ * replies drain.
  */
-struct conn {
-	ino_t		 ino;		/* 0: no connection known here */
-	int		 af;		/* of the peer */
-	unsigned char	 key[16];	/* peer IPv4, IPv6 /64, or uid */
-	uint64_t	 last_call;	/* accept, then each dispatched call */
-	int		 shut;		/* shut down; libtirpc will reap it */
-	int		 touched;	/* readable this turn */
-	int		 seen;
+#define IN_CAP			(WIRE_RECORD_MAX + 4096)
+/*
+ * Output: records are processed only while less than OUTQ_SOFT waits
+ * to be sent, so a peer that does not read stops being served (TCP
+ * flow control does the rest); the queue can pass OUTQ_SOFT only by
+ * the replies of one round.  A connection whose queue has not moved
+ * for STALL_US is closed: it does not read its replies.
+ */
+#define OUTQ_SOFT		(32 * 1024)
+#define OUTQ_MAX		(512 * 1024)
+#define STALL_US		5000000
+
+struct peer {
+	struct peer	*next;		/* in its hash bucket */
+	int		 af;
+	unsigned char	 key[16];
+	unsigned int	 n;
+	struct conn	*head, *tail;	/* its connections, LRU first */
 };
 
-/*
- * A copy of the datagram libtirpc is about to read on a UDP transport.
- * UDP_SEEN is libtirpc's UDP buffer (RPC_MAXDATASIZE + 800 = 8800):
- * it sees no more of a datagram than that.
- */
-#define UDP_SEEN	8800
-struct dgram {
-	int		 fd;		/* -1: none this turn */
-	size_t		 len;
-	unsigned char	 buf[UDP_SEEN];
+struct conn {
+	int		 fd;
+	int		 local;		/* AF_UNIX */
+	uint32_t	 gen;
+	uint32_t	 mask;		/* epoll interest now */
+	long		 uid;		/* local: SO_PEERCRED */
+	struct sockaddr_storage	 addr;
+	socklen_t	 addrlen;
+	struct peer	*peer;
+	struct conn	*prev, *next;	/* all, LRU first */
+	struct conn	*pprev, *pnext;	/* the peer's, LRU first */
+	struct conn	*oprev, *onext;	/* with output waiting */
+	struct conn	*dnext;		/* closed, to free at reap */
+	uint64_t	 last_call;	/* accept, then each whole record */
+	uint64_t	 last_write;	/* output last moved */
+	unsigned char	*in;
+	size_t		 inlen;
+	unsigned char	*out;
+	size_t		 outoff, outlen;
+	int		 eof, dead, busy;
 };
 
 struct conns {
-	struct dgram	 dg[SVC_MAX_XPRT];
-	struct conn	*c;
-	int		 cap;		/* entries in c */
-	unsigned int	 live;		/* known and not shut down */
-	unsigned int	 max, per_peer;
+	int		 ep;
+	conns_rec_fn	 fn;
+	void		*arg;
+	struct conn	**byfd;
+	int		 nfd;
+	struct conn	*head, *tail;	/* LRU order */
+	struct conn	*ohead;		/* output waiting */
+	struct conn	*dead;
+	struct peer	**bucket;
+	uint32_t	 mask;
+	uint64_t	 seed;
+	uint32_t	 gen;
+	unsigned int	 live, max, per_peer;
 	int		 idle_secs;
 	int		 spare;		/* kept free for EMFILE */
-	uint64_t	 evicted, shed, next_log;
+	uint64_t	 evicted, shed, stalled, next_log, next_stall_log;
 };
-
-/*
- * libtirpc's dispatch callback has no context argument, and neither
- * has conns_dgram_args_ok, which proc.c calls from inside it: the two
- * reach the connections through this pointer, set by conns_init.
- */
-static struct conns	*conns;
-
-/*
- * Connection limits.  libtirpc 1.3.3 (Debian 12) accepts every
- * connection it can, its __svc_clean_idle() is an empty stub, and an
- * accept() failing with EMFILE leaves the listener readable, so a
- * poll() loop would spin.  So we watch the connections ourselves:
- * after each svc_getreq_poll() the new ones are found in svc_pollfd,
- * and a connection we want gone is shut down, so that libtirpc reads
- * EOF on the next turn and destroys it the normal way.
- */
 
 /* Raise the fd soft limit to the hard one; return the limit. */
 static int
@@ -95,19 +118,24 @@ fd_limit_raise(void)
 }
 
 /*
- * Raise the fd limit and set up the connection limits from E.  NULL if
- * out of memory.
+ * Raise the fd limit and set up the connection limits from E; EP is
+ * the loop's epoll instance, FN gets each whole record.  NULL if out
+ * of memory.
  */
 struct conns *
-conns_init(struct env *e)
+conns_init(struct env *e, int ep, conns_rec_fn fn, void *arg)
 {
 	struct conns	*cs;
 	unsigned int	 fit;
+	uint32_t	 nb = 64;
 	int		 nofile;
 
 	nofile = fd_limit_raise();
 	if ((cs = calloc(1, sizeof(*cs))) == NULL)
 		return NULL;
+	cs->ep = ep;
+	cs->fn = fn;
+	cs->arg = arg;
 	cs->max = e->max_conns ? e->max_conns : CONNS_DEFAULT;
 	cs->per_peer = e->max_conns_per_peer ? e->max_conns_per_peer :
 	    CONNS_PEER_DEFAULT;
@@ -126,113 +154,257 @@ conns_init(struct env *e)
 	}
 	if (cs->per_peer > cs->max)
 		cs->per_peer = cs->max;
+	while (nb < cs->max && nb < 65536)
+		nb <<= 1;
+	if ((cs->bucket = calloc(nb, sizeof(*cs->bucket))) == NULL) {
+		free(cs);
+		return NULL;
+	}
+	cs->mask = nb - 1;
+	cs->seed = util_random_u64();
 	cs->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	for (fit = 0; fit < SVC_MAX_XPRT; fit++)
-		cs->dg[fit].fd = -1;
 	log_info("connections: at most %u, %u per peer, idle timeout %d s",
 	    cs->max, cs->per_peer, cs->idle_secs);
-	conns = cs;
 	return cs;
 }
+
+static void	conn_close(struct conns *, struct conn *);
 
 void
 conns_exit(struct conns *cs)
 {
-	conns = NULL;
+	int	fd;
+
 	if (cs == NULL)
 		return;
+	for (fd = 0; fd < cs->nfd; fd++)
+		if (cs->byfd[fd] != NULL)
+			conn_close(cs, cs->byfd[fd]);
+	conns_reap(cs);
 	if (cs->spare != -1)
 		close(cs->spare);
-	free(cs->c);
+	free(cs->byfd);
+	free(cs->bucket);
 	free(cs);
 }
 
-static int
-is_listener(struct env *e, int fd)
-{
-	int	i;
+/* ---- peers and lists -------------------------------------------------- */
 
-	for (i = 0; i < e->nxprts; i++)
-		if (e->xprts[i].xprt->xp_fd == fd)
-			return 1;
-	return 0;
+static uint32_t
+peer_hash(const struct conns *cs, int af, const unsigned char *key)
+{
+	uint64_t	h = cs->seed ^ (uint64_t)af, w;
+	int		i;
+
+	for (i = 0; i < 16; i += 8) {
+		memcpy(&w, key + i, 8);
+		h ^= w;
+		h *= 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	return (uint32_t)(h >> 32);
 }
 
-static struct conn *
-conn_at(struct conns *cs, int fd)
+/* The peer of a connection: IPv4 address, IPv6 /64, or AF_UNIX uid. */
+static struct peer *
+peer_get(struct conns *cs, struct conn *c)
 {
-	struct conn	*nc;
-	int		 n;
+	unsigned char	 key[16];
+	struct peer	*p, **b;
+	int		 af = c->addr.ss_family;
 
-	if (fd < 0)
+	memset(key, 0, sizeof(key));
+	if (af == AF_INET)
+		memcpy(key, &((struct sockaddr_in *)&c->addr)->sin_addr, 4);
+	else if (af == AF_INET6)
+		memcpy(key, &((struct sockaddr_in6 *)&c->addr)->sin6_addr, 8);
+	else
+		memcpy(key, &c->uid, sizeof(c->uid));
+	b = &cs->bucket[peer_hash(cs, af, key) & cs->mask];
+	for (p = *b; p != NULL; p = p->next)
+		if (p->af == af && memcmp(p->key, key, sizeof(key)) == 0)
+			return p;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
-	if (fd >= cs->cap) {
-		n = fd + 64;
-		if ((nc = reallocarray(cs->c, (size_t)n, sizeof(*nc))) == NULL)
-			return NULL;
-		memset(nc + cs->cap, 0, (size_t)(n - cs->cap) * sizeof(*nc));
-		cs->c = nc;
-		cs->cap = n;
-	}
-	return &cs->c[fd];
-}
-
-/* The peer's key: IPv4 address, IPv6 /64 prefix, or AF_UNIX uid. */
-static void
-conn_key(int fd, struct conn *c)
-{
-	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof(ss);
-	struct ucred		 uc;
-	socklen_t		 ulen = sizeof(uc);
-
-	memset(c->key, 0, sizeof(c->key));
-	c->af = AF_UNSPEC;
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
-		return;
-	c->af = ss.ss_family;
-	if (ss.ss_family == AF_INET)
-		memcpy(c->key, &((struct sockaddr_in *)&ss)->sin_addr, 4);
-	else if (ss.ss_family == AF_INET6)
-		memcpy(c->key, &((struct sockaddr_in6 *)&ss)->sin6_addr, 8);
-	else if (ss.ss_family == AF_UNIX &&
-	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ulen) == 0)
-		memcpy(c->key, &uc.uid, sizeof(uc.uid));
-}
-
-static int
-same_peer(const struct conn *a, const struct conn *b)
-{
-	return a->af == b->af && memcmp(a->key, b->key, sizeof(a->key)) == 0;
+	p->af = af;
+	memcpy(p->key, key, sizeof(key));
+	p->next = *b;
+	*b = p;
+	return p;
 }
 
 static void
-conn_shut(struct conns *cs, int fd)
+peer_put(struct conns *cs, struct peer *p)
 {
-	struct conn	*c = &cs->c[fd];
+	struct peer	**b;
 
-	if (c->shut)
+	if (--p->n > 0)
 		return;
-	shutdown(fd, SHUT_RDWR);
-	c->shut = 1;
+	b = &cs->bucket[peer_hash(cs, p->af, p->key) & cs->mask];
+	while (*b != p)
+		b = &(*b)->next;
+	*b = p->next;
+	free(p);
+}
+
+static void
+lru_unlink(struct conns *cs, struct conn *c)
+{
+	struct peer	*p = c->peer;
+
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		cs->head = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else
+		cs->tail = c->prev;
+	c->prev = c->next = NULL;
+	if (p == NULL)
+		return;
+	if (c->pprev != NULL)
+		c->pprev->pnext = c->pnext;
+	else
+		p->head = c->pnext;
+	if (c->pnext != NULL)
+		c->pnext->pprev = c->pprev;
+	else
+		p->tail = c->pprev;
+	c->pprev = c->pnext = NULL;
+}
+
+/* C was just used: the most recently used, in all and for its peer. */
+static void
+lru_append(struct conns *cs, struct conn *c)
+{
+	struct peer	*p = c->peer;
+
+	c->prev = cs->tail;
+	c->next = NULL;
+	if (cs->tail != NULL)
+		cs->tail->next = c;
+	else
+		cs->head = c;
+	cs->tail = c;
+	if (p == NULL)
+		return;
+	c->pprev = p->tail;
+	c->pnext = NULL;
+	if (p->tail != NULL)
+		p->tail->pnext = c;
+	else
+		p->head = c;
+	p->tail = c;
+}
+
+static void
+touch(struct conns *cs, struct conn *c, uint64_t now)
+{
+	c->last_call = now;
+	if (cs->tail == c && (c->peer == NULL || c->peer->tail == c))
+		return;
+	lru_unlink(cs, c);
+	lru_append(cs, c);
+}
+
+static void
+outlist_add(struct conns *cs, struct conn *c)
+{
+	if (c->oprev != NULL || cs->ohead == c)
+		return;
+	c->onext = cs->ohead;
+	if (cs->ohead != NULL)
+		cs->ohead->oprev = c;
+	cs->ohead = c;
+}
+
+static void
+outlist_del(struct conns *cs, struct conn *c)
+{
+	if (c->oprev == NULL && cs->ohead != c)
+		return;
+	if (c->oprev != NULL)
+		c->oprev->onext = c->onext;
+	else
+		cs->ohead = c->onext;
+	if (c->onext != NULL)
+		c->onext->oprev = c->oprev;
+	c->oprev = c->onext = NULL;
+}
+
+/* ---- open and close --------------------------------------------------- */
+
+static uint32_t
+want_mask(const struct conn *c)
+{
+	uint32_t	m = 0;
+
+	if (c->dead)
+		return 0;
+	if (!c->eof && c->inlen < IN_CAP && c->outlen - c->outoff < OUTQ_SOFT)
+		m |= EPOLLIN;
+	if (c->outlen > c->outoff)
+		m |= EPOLLOUT;
+	return m;
+}
+
+static void
+interest(struct conns *cs, struct conn *c)
+{
+	struct epoll_event	ev;
+	uint32_t		m = want_mask(c);
+
+	if (c->dead || m == c->mask)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = m;
+	ev.data.u64 = conns_id(c);
+	if (epoll_ctl(cs->ep, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+		c->mask = m;
+}
+
+/*
+ * Close C now (its fd goes at once, so the number can be reused); the
+ * struct is freed by conns_reap at the end of the round, because a
+ * record of C may still be on the stack.
+ */
+static void
+conn_close(struct conns *cs, struct conn *c)
+{
+	if (c->dead)
+		return;
+	c->dead = 1;
+	lru_unlink(cs, c);
+	outlist_del(cs, c);
+	if (c->peer != NULL)
+		peer_put(cs, c->peer);
+	c->peer = NULL;
+	cs->byfd[c->fd] = NULL;
+	close(c->fd);
 	cs->live--;
+	c->dnext = cs->dead;
+	cs->dead = c;
 }
 
-/* The least recently used live connection (of PEER's, if not NULL). */
-static int
-conn_lru(struct conns *cs, const struct conn *peer)
+void
+conns_close(struct conns *cs, struct conn *c)
 {
-	int	 fd, best = -1;
+	conn_close(cs, c);
+}
 
-	for (fd = 0; fd < cs->cap; fd++) {
-		if (cs->c[fd].ino == 0 || cs->c[fd].shut)
-			continue;
-		if (peer != NULL && !same_peer(&cs->c[fd], peer))
-			continue;
-		if (best == -1 || cs->c[fd].last_call < cs->c[best].last_call)
-			best = fd;
+/* Free what conn_close left: call when no record is being served. */
+void
+conns_reap(struct conns *cs)
+{
+	struct conn	*c;
+
+	while ((c = cs->dead) != NULL) {
+		cs->dead = c->dnext;
+		free(c->in);
+		free(c->out);
+		free(c);
 	}
-	return best;
 }
 
 static void
@@ -247,239 +419,456 @@ cap_note(struct conns *cs, uint64_t now, const char *why)
 	cs->next_log = now + CAP_LOG_EVERY_US;
 }
 
-/* A new connection on FD: enforce the per-peer and total caps. */
-static void
-conn_new(struct conns *cs, int fd, ino_t ino, uint64_t now)
+static int
+byfd_grow(struct conns *cs, int fd)
 {
-	struct conn	*c = &cs->c[fd];
-	unsigned int	 same = 0;
-	int		 i, victim;
+	struct conn	**nb;
+	int		  n;
 
-	memset(c, 0, sizeof(*c));
-	c->ino = ino;
-	c->last_call = now;
-	c->seen = 1;
-	conn_key(fd, c);
+	if (fd < cs->nfd)
+		return 0;
+	n = fd + 64;
+	if ((nb = reallocarray(cs->byfd, (size_t)n, sizeof(*nb))) == NULL)
+		return -1;
+	memset(nb + cs->nfd, 0, (size_t)(n - cs->nfd) * sizeof(*nb));
+	cs->byfd = nb;
+	cs->nfd = n;
+	return 0;
+}
+
+/* Take connection FD, from ADDR; enforce the caps.  -1: not taken. */
+static int
+conn_new(struct conns *cs, int fd, int local, const struct sockaddr *addr,
+    socklen_t alen, uint64_t now)
+{
+	struct epoll_event	 ev;
+	struct conn		*c;
+	struct ucred		 uc;
+	socklen_t		 ulen = sizeof(uc);
+
+	if (byfd_grow(cs, fd) == -1 || (c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return -1;
+	}
+	c->fd = fd;
+	c->local = local;
+	/* 31 bits: the loop tags listeners with bit 63 of the id. */
+	if ((cs->gen = (cs->gen + 1) & 0x7fffffff) == 0)
+		cs->gen = 1;
+	c->gen = cs->gen;
+	c->uid = -1;
+	if (alen > sizeof(c->addr))
+		alen = sizeof(c->addr);
+	if (!local && addr != NULL && alen > 0)
+		memcpy(&c->addr, addr, alen);
+	c->addrlen = alen;
+	if (local) {
+		c->addr.ss_family = AF_UNIX;
+		c->addrlen = sizeof(sa_family_t);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ulen) == 0)
+			c->uid = (long)uc.uid;
+	}
+	c->last_call = c->last_write = now;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.u64 = conns_id(c);
+	if (epoll_ctl(cs->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
+		close(fd);
+		free(c);
+		return -1;
+	}
+	c->mask = EPOLLIN;
+	cs->byfd[fd] = c;
+	c->peer = peer_get(cs, c);
+	if (c->peer != NULL)
+		c->peer->n++;
+	lru_append(cs, c);
 	cs->live++;
-	for (i = 0; i < cs->cap; i++)
-		if (cs->c[i].ino != 0 && !cs->c[i].shut &&
-		    same_peer(&cs->c[i], c))
-			same++;
-	if (same > cs->per_peer && (victim = conn_lru(cs, c)) != -1) {
-		conn_shut(cs, victim);
+	if (c->peer != NULL && c->peer->n > cs->per_peer) {
+		conn_close(cs, c->peer->head);
 		cap_note(cs, now, "per-peer connection cap");
 	}
-	if (cs->live > cs->max && (victim = conn_lru(cs, NULL)) != -1) {
-		conn_shut(cs, victim);
+	if (cs->live > cs->max && cs->head != NULL) {
+		conn_close(cs, cs->head);
 		cap_note(cs, now, "connection cap");
 	}
+	return 0;
 }
 
 /*
- * After svc_getreq_poll(): learn which connections appeared and which
- * libtirpc destroyed.  Only a new or readable fd can be a reused number,
- * so only those are fstat()ed.
+ * Out of descriptors: close the least recently used connection, or if
+ * there is none, take the pending connection with the spare fd and
+ * close it (the classic trick), so that the loop always makes progress.
  */
-unsigned int
-conns_sync(struct conns *cs, struct env *e, uint64_t now)
+static void
+emfile(struct conns *cs, int lfd, uint64_t now)
 {
-	struct stat	 st;
-	struct conn	*c;
-	unsigned int	 added = 0;
-	int		 i, fd;
+	int	fd;
 
-	for (i = 0; i < svc_max_pollfd; i++) {
-		fd = svc_pollfd[i].fd;
-		if (fd < 0 || is_listener(e, fd) ||
-		    (c = conn_at(cs, fd)) == NULL)
-			continue;
-		if (c->ino != 0 && !c->touched) {
-			c->seen = 1;
-			continue;
-		}
-		c->touched = 0;
-		if (fstat(fd, &st) == -1)
-			continue;
-		if (c->ino == st.st_ino) {
-			c->seen = 1;
-			continue;
-		}
-		if (c->ino != 0 && !c->shut)
-			cs->live--;
-		conn_new(cs, fd, st.st_ino, now);
-		added++;
+	if (cs->head != NULL) {
+		conn_close(cs, cs->head);
+		cap_note(cs, now, "out of file descriptors");
+		return;
 	}
-	for (fd = 0; fd < cs->cap; fd++) {
-		c = &cs->c[fd];
-		if (c->ino != 0 && !c->seen) {
-			if (!c->shut)
-				cs->live--;
-			memset(c, 0, sizeof(*c));
+	if (cs->spare != -1)
+		close(cs->spare);
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) != -1)
+		close(fd);
+	cs->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	cs->shed++;
+	cap_note(cs, now, "out of file descriptors, nothing to evict");
+}
+
+/* Accept what waits on the listener LFD (a bounded number per round). */
+void
+conns_accept(struct conns *cs, int lfd, int local, uint64_t now)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+	int			i, fd;
+
+	for (i = 0; i < ACCEPT_PER_ROUND; i++) {
+		len = sizeof(ss);
+		fd = accept4(lfd, (struct sockaddr *)&ss, &len,
+		    SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE)
+				emfile(cs, lfd, now);
+			return;		/* EAGAIN, or try next round */
 		}
-		c->seen = 0;
+		conn_new(cs, fd, local, (struct sockaddr *)&ss, len, now);
 	}
-	return added;
+}
+
+/* Serve an already connected stream FD (the fuzzer's socketpair). */
+int
+conns_adopt(struct conns *cs, int fd, int local, uint64_t now)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len = sizeof(ss);
+
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1)
+		return -1;
+	memset(&ss, 0, sizeof(ss));
+	if (!local && getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
+		len = 0;
+	return conn_new(cs, fd, local, (struct sockaddr *)&ss, len, now);
+}
+
+/* ---- input ------------------------------------------------------------ */
+
+/*
+ * Serve the whole records at the start of BUF (LEN bytes) while C's
+ * output queue is short; returns the bytes used, or -1 if C must close
+ * (a record over the cap).
+ */
+static long
+serve_records(struct conns *cs, struct conn *c, const unsigned char *buf,
+    size_t len, uint64_t now)
+{
+	static unsigned char	 joined[WIRE_RECORD_MAX];
+	size_t			 pos = 0, body;
+	long			 n;
+
+	while (!c->dead && c->outlen - c->outoff < OUTQ_SOFT) {
+		if ((n = wire_rec_scan(buf + pos, len - pos, &body)) == -1) {
+			log_debug("connection %d: record over %d bytes: "
+			    "closed", c->fd, WIRE_RECORD_MAX);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		touch(cs, c, now);
+		if ((size_t)n == body + 4)
+			cs->fn(cs->arg, c, buf + pos + 4, body);
+		else {
+			wire_rec_join(buf + pos, (size_t)n, joined);
+			cs->fn(cs->arg, c, joined, body);
+		}
+		pos += (size_t)n;
+	}
+	return (long)pos;
+}
+
+/* Keep the LEFT bytes at P as C's input (P may point into c->in). */
+static int
+keep_input(struct conn *c, const unsigned char *p, size_t left)
+{
+	unsigned char	*nb;
+
+	if (left == 0) {
+		free(c->in);
+		c->in = NULL;
+		c->inlen = 0;
+		return 0;
+	}
+	if (c->in != NULL && p >= c->in && p < c->in + c->inlen) {
+		memmove(c->in, p, left);
+		if ((nb = realloc(c->in, left)) != NULL)
+			c->in = nb;
+	} else {
+		if ((nb = realloc(c->in, left)) == NULL)
+			return -1;
+		memcpy(nb, p, left);
+		c->in = nb;
+	}
+	c->inlen = left;
+	return 0;
+}
+
+/* Serve what C has kept (after its output drained). */
+static void
+serve_kept(struct conns *cs, struct conn *c, uint64_t now)
+{
+	long	used;
+
+	c->busy = 1;
+	used = serve_records(cs, c, c->in, c->inlen, now);
+	c->busy = 0;
+	if (used == -1 || (!c->dead &&
+	    keep_input(c, c->in + used, c->inlen - (size_t)used) == -1))
+		conn_close(cs, c);
+}
+
+static void
+conn_read(struct conns *cs, struct conn *c, uint64_t now)
+{
+	static unsigned char	 rbuf[IN_CAP];
+	unsigned char		*nb, *buf;
+	size_t			 len;
+	ssize_t			 n;
+	long			 used;
+
+	if (c->eof || c->inlen >= IN_CAP)
+		return;
+	n = recv(c->fd, rbuf, IN_CAP - c->inlen, MSG_DONTWAIT);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		c->eof = 1;
+		if (n == -1)
+			conn_close(cs, c);
+		return;
+	}
+	if (c->inlen == 0) {
+		buf = rbuf;
+		len = (size_t)n;
+	} else {
+		if ((nb = realloc(c->in, c->inlen + (size_t)n)) == NULL) {
+			conn_close(cs, c);
+			return;
+		}
+		memcpy(nb + c->inlen, rbuf, (size_t)n);
+		c->in = nb;
+		c->inlen += (size_t)n;
+		buf = c->in;
+		len = c->inlen;
+	}
+	c->busy = 1;
+	used = serve_records(cs, c, buf, len, now);
+	c->busy = 0;
+	if (used == -1 || (!c->dead &&
+	    keep_input(c, buf + used, len - (size_t)used) == -1))
+		conn_close(cs, c);
+}
+
+/* ---- output ----------------------------------------------------------- */
+
+/* Send what C has queued; 0, or -1 if the connection is gone. */
+static int
+conn_flush(struct conns *cs, struct conn *c, uint64_t now)
+{
+	ssize_t	n;
+
+	while (c->outoff < c->outlen) {
+		n = send(c->fd, c->out + c->outoff, c->outlen - c->outoff,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				return 0;
+			conn_close(cs, c);
+			return -1;
+		}
+		c->outoff += (size_t)n;
+		c->last_write = now;
+	}
+	/* Drained: give the memory back, an idle connection holds none. */
+	free(c->out);
+	c->out = NULL;
+	c->outoff = c->outlen = 0;
+	outlist_del(cs, c);
+	return 0;
 }
 
 /*
- * A connection that has not completed a call for idle_secs goes: an
- * idle one, and a slowloris that trickles a record byte by byte.
+ * Queue a reply on C: BUF holds CONNS_MARK free bytes, then LEN bytes
+ * of reply.  Sent at once if the socket takes it.  0, or -1 if C was
+ * closed (gone, or over its output bound: it does not read).
+ */
+int
+conns_reply(struct conns *cs, struct conn *c, unsigned char *buf, size_t len)
+{
+	uint32_t	 mark = htonl(WIRE_MARK_LAST | (uint32_t)len);
+	unsigned char	*nb;
+	size_t		 total = len + CONNS_MARK, pend;
+	ssize_t		 n = 0;
+	uint64_t	 now = util_now_us();
+
+	if (c->dead)
+		return -1;
+	memcpy(buf, &mark, CONNS_MARK);
+	pend = c->outlen - c->outoff;
+	if (pend == 0) {
+		n = send(c->fd, buf, total, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n == -1 && errno != EAGAIN && errno != EINTR) {
+			conn_close(cs, c);
+			return -1;
+		}
+		if (n == (ssize_t)total)
+			return 0;
+		if (n < 0)
+			n = 0;
+		c->last_write = now;
+	}
+	if (pend + total - (size_t)n > OUTQ_MAX) {
+		log_warnx("connection %d does not read its replies (%zu bytes "
+		    "waiting): closed", c->fd, pend);
+		conn_close(cs, c);
+		return -1;
+	}
+	if (c->outoff > 0 && c->outoff == c->outlen)
+		c->outoff = c->outlen = 0;
+	if (c->outoff > 0) {		/* compact before growing */
+		memmove(c->out, c->out + c->outoff, pend);
+		c->outoff = 0;
+		c->outlen = pend;
+	}
+	if ((nb = realloc(c->out, c->outlen + total - (size_t)n)) == NULL) {
+		conn_close(cs, c);
+		return -1;
+	}
+	memcpy(nb + c->outlen, buf + n, total - (size_t)n);
+	c->out = nb;
+	c->outlen += total - (size_t)n;
+	outlist_add(cs, c);
+	if (!c->busy)
+		interest(cs, c);
+	return 0;
+}
+
+/* An epoll event for connection ID. */
+void
+conns_event(struct conns *cs, uint64_t id, uint32_t ev, uint64_t now)
+{
+	struct conn	*c;
+	int		 backed;
+
+	if ((c = conns_find(cs, id)) == NULL)
+		return;
+	backed = c->outlen - c->outoff >= OUTQ_SOFT;
+	if ((ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && c->outlen > c->outoff &&
+	    conn_flush(cs, c, now) == -1)
+		return;
+	/* Output drained below the bound: serve what was kept. */
+	if (backed && c->outlen - c->outoff < OUTQ_SOFT && c->inlen > 0)
+		serve_kept(cs, c, now);
+	if (!c->dead && !c->eof && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+		conn_read(cs, c, now);
+	/* After EOF: the calls that came are answered, then it closes. */
+	if (!c->dead && c->eof && c->outlen == c->outoff)
+		conn_close(cs, c);
+	if (!c->dead)
+		interest(cs, c);
+}
+
+/* ---- timers ----------------------------------------------------------- */
+
+/*
+ * Once a second: close connections that have not completed a call for
+ * idle_secs (an idle one, and a slowloris that trickles a record byte
+ * by byte), and those whose replies have not moved for STALL_US.  Both
+ * walks stop at the first connection that is not due.
  */
 void
 conns_sweep(struct conns *cs, uint64_t now)
 {
-	uint64_t	limit = (uint64_t)cs->idle_secs * 1000000;
-	int		fd, n = 0;
+	uint64_t	 limit = (uint64_t)cs->idle_secs * 1000000;
+	struct conn	*c, *next;
+	int		 n = 0, s = 0;
 
-	for (fd = 0; fd < cs->cap; fd++) {
-		if (cs->c[fd].ino == 0 || cs->c[fd].shut ||
-		    now - cs->c[fd].last_call < limit)
-			continue;
-		conn_shut(cs, fd);
+	while ((c = cs->head) != NULL && now - c->last_call >= limit) {
+		conn_close(cs, c);
 		n++;
 	}
+	for (c = cs->ohead; c != NULL; c = next) {
+		next = c->onext;
+		if (now - c->last_write >= STALL_US) {
+			conn_close(cs, c);
+			s++;
+		}
+	}
+	conns_reap(cs);
 	if (n > 0)
 		log_debug("closed %d idle connections", n);
-}
-
-/*
- * A listener was readable but nothing was accepted.  If we are out of
- * descriptors, libtirpc will fail again at once and poll() would spin:
- * close the least recently used connection, or if there is none, take
- * the pending connection with the spare fd and close it (the classic
- * trick), so that the loop always makes progress.
- */
-void
-conns_emfile(struct conns *cs, struct env *e, const struct pollfd *pfds,
-    int n, uint64_t now)
-{
-	int	fd, i, victim;
-
-	if ((fd = fcntl(cs->spare, F_DUPFD_CLOEXEC, 0)) != -1) {
-		close(fd);		/* not out of fds: nothing pending */
-		return;
-	}
-	if (errno != EMFILE && errno != ENFILE)
-		return;
-	if ((victim = conn_lru(cs, NULL)) != -1) {
-		conn_shut(cs, victim);
-		cap_note(cs, now, "out of file descriptors");
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		if (!(pfds[i].revents & POLLIN) || !is_listener(e, pfds[i].fd))
-			continue;
-		if (cs->spare != -1)
-			close(cs->spare);
-		if ((fd = accept4(pfds[i].fd, NULL, NULL, SOCK_CLOEXEC)) != -1)
-			close(fd);
-		cs->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		cs->shed++;
-	}
-	cap_note(cs, now, "out of file descriptors, nothing to evict");
-}
-
-/* Keep a copy of the datagram waiting on the UDP transport FD. */
-static void
-dgram_peek(struct conns *cs, struct env *e, int fd)
-{
-	struct dgram	*d;
-	ssize_t		 n;
-	int		 i;
-
-	for (i = 0; i < e->nxprts; i++)
-		if (e->xprts[i].xprt->xp_fd == fd)
-			break;
-	if (i == e->nxprts)
-		return;
-	d = &cs->dg[i];
-	d->fd = -1;
-	n = recv(fd, d->buf, sizeof(d->buf), MSG_PEEK | MSG_DONTWAIT);
-	if (n >= 0) {
-		d->len = (size_t)n;
-		d->fd = fd;
+	if (s > 0) {
+		cs->stalled += (uint64_t)s;
+		if (now >= cs->next_stall_log) {
+			log_warnx("closed %d connections that did not read "
+			    "their replies for %d s (%llu so far)", s,
+			    STALL_US / 1000000,
+			    (unsigned long long)cs->stalled);
+			cs->next_stall_log = now + CAP_LOG_EVERY_US;
+		}
 	}
 }
 
-/*
- * Before svc_getreq_poll(): PFD, not a rendezvous, had events.  On a
- * UDP transport, keep a copy of the datagram; on a connection, mark it
- * for conns_sync.
- */
-void
-conns_note_readable(struct conns *cs, struct env *e,
-    const struct pollfd *pfd)
+/* ---- accessors -------------------------------------------------------- */
+
+struct conn *
+conns_find(struct conns *cs, uint64_t id)
 {
+	int		 fd = (int)(id & 0x7fffffff);
 	struct conn	*c;
 
-	if (is_listener(e, pfd->fd)) {
-		if (pfd->revents & POLLIN)
-			dgram_peek(cs, e, pfd->fd);
-	} else if (pfd->fd < cs->cap && (c = conn_at(cs, pfd->fd)) != NULL)
-		c->touched = 1;
+	if (fd >= cs->nfd || (c = cs->byfd[fd]) == NULL ||
+	    c->gen != (uint32_t)(id >> 32))
+		return NULL;
+	return c;
 }
 
-/* After svc_getreq_poll(): the datagrams kept are read and gone. */
-void
-conns_dgram_forget(struct conns *cs)
+uint64_t
+conns_id(const struct conn *c)
 {
-	int	i;
-
-	for (i = 0; i < SVC_MAX_XPRT; i++)
-		cs->dg[i].fd = -1;
+	return (uint64_t)c->gen << 32 | (uint32_t)c->fd;
 }
 
-/*
- * libtirpc 1.3.3 decodes a UDP call from its whole receive buffer, not
- * from the datagram's length: arguments cut short were completed with
- * the stale bytes of an earlier datagram (another client's, perhaps),
- * and a 4-byte COUNT counted.  So a datagram call's arguments must
- * also decode from the datagram itself.  1 if they do, or on a stream.
- */
 int
-conns_dgram_args_ok(SVCXPRT *xprt, xdrproc_t xargs)
+conns_fd(const struct conn *c)
 {
-	struct dgram	*d = NULL;
-	union {
-		max_align_t	 align;
-		char		 c[512];
-	}		 scratch;
-	uint32_t	 w;
-	size_t		 off = 24;	/* xid ... proc */
-	XDR		 x;
-	bool_t		 ok;
-	int		 i, k;
-
-	for (i = 0; conns != NULL && i < SVC_MAX_XPRT; i++)
-		if (conns->dg[i].fd == xprt->xp_fd && xprt->xp_fd != -1)
-			d = &conns->dg[i];
-	if (d == NULL)
-		return 1;
-	for (k = 0; k < 2; k++) {	/* credential, verifier */
-		if (off + 8 > d->len)
-			return 0;
-		memcpy(&w, d->buf + off + 4, 4);
-		w = ntohl(w);
-		if (w > MAX_AUTH_BYTES)
-			return 0;
-		off += 8 + ((w + 3) & ~3u);
-	}
-	if (off > d->len)
-		return 0;
-	memset(&scratch, 0, sizeof(scratch));
-	xdrmem_create(&x, (char *)d->buf + off, (u_int)(d->len - off),
-	    XDR_DECODE);
-	ok = (*xargs)(&x, scratch.c);
-	xdr_free(xargs, scratch.c);
-	xdr_destroy(&x);
-	return ok;
+	return c->fd;
 }
 
-/* A call was dispatched on XPRT: its connection is in use. */
-void
-conns_touch(SVCXPRT *xprt)
+int
+conns_is_local(const struct conn *c)
 {
-	if (conns != NULL && xprt->xp_fd >= 0 && xprt->xp_fd < conns->cap &&
-	    conns->c[xprt->xp_fd].ino != 0)
-		conns->c[xprt->xp_fd].last_call = util_now_us();
+	return c->local;
+}
+
+long
+conns_uid(const struct conn *c)
+{
+	return c->uid;
+}
+
+const struct sockaddr *
+conns_peer(const struct conn *c, socklen_t *len)
+{
+	*len = c->addrlen;
+	return (const struct sockaddr *)&c->addr;
+}
+
+unsigned int
+conns_live(const struct conns *cs)
+{
+	return cs->live;
 }

@@ -1,25 +1,44 @@
-/* conns.h: tracking and limiting the connections libtirpc accepts. */
+/*
+ * conns.h: bart's stream connections (tcp, tcp6, local): accept,
+ * record reassembly, a bounded output queue, and the limits (caps per
+ * peer and in all, idle eviction, EMFILE shedding).
+ */
 #ifndef BART_CONNS_H
 #define BART_CONNS_H
 
-#include <poll.h>
-#include <rpc/rpc.h>
+#include <sys/socket.h>
+
+#include <stddef.h>
 #include <stdint.h>
 
 #include "env.h"
 
 struct conns;
+struct conn;
 
-struct conns	*conns_init(struct env *);
+/* Called for each whole call record a connection delivers. */
+typedef void	(*conns_rec_fn)(void *, struct conn *, const unsigned char *,
+		    size_t);
+
+/* The reply buffer a caller hands conns_reply keeps this much in front. */
+#define CONNS_MARK	4
+
+struct conns	*conns_init(struct env *, int, conns_rec_fn, void *);
 void		 conns_exit(struct conns *);
-void		 conns_note_readable(struct conns *, struct env *,
-		    const struct pollfd *);
-void		 conns_dgram_forget(struct conns *);
-unsigned int	 conns_sync(struct conns *, struct env *, uint64_t);
-void		 conns_emfile(struct conns *, struct env *,
-		    const struct pollfd *, int, uint64_t);
+void		 conns_accept(struct conns *, int, int, uint64_t);
+int		 conns_adopt(struct conns *, int, int, uint64_t);
+void		 conns_event(struct conns *, uint64_t, uint32_t, uint64_t);
+int		 conns_reply(struct conns *, struct conn *, unsigned char *,
+		    size_t);
+void		 conns_close(struct conns *, struct conn *);
+void		 conns_reap(struct conns *);
 void		 conns_sweep(struct conns *, uint64_t);
-void		 conns_touch(SVCXPRT *);
-int		 conns_dgram_args_ok(SVCXPRT *, xdrproc_t);
+struct conn	*conns_find(struct conns *, uint64_t);
+uint64_t	 conns_id(const struct conn *);
+int		 conns_fd(const struct conn *);
+int		 conns_is_local(const struct conn *);
+long		 conns_uid(const struct conn *);
+const struct sockaddr *conns_peer(const struct conn *, socklen_t *);
+unsigned int	 conns_live(const struct conns *);
 
 #endif

@@ -21,9 +21,8 @@
  * Lookup and insert are O(1) expected: the hash is keyed with a random
  * seed, so a peer cannot choose xids that share a bucket.
  *
- * The first part is pure logic; drc_dg_resend and drc_dg_remember at
- * the end are the glue to libtirpc's datagram transport for a dispatch
- * routine.  They use its types, never its functions.
+ * Pure logic: the loop (serve.c) looks a call up before running it and
+ * inserts the reply it sent.
  */
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -32,7 +31,6 @@
 
 #include <errno.h>
 #include <rpc/rpc.h>
-#include <rpc/svc_dg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,88 +325,4 @@ size_t
 drc_bytes(const struct drc *d)
 {
 	return d == NULL ? 0 : d->bytes;
-}
-
-/* ---- glue to libtirpc's datagram transport ----------------------------- */
-
-/*
- * The key of the call being dispatched on a datagram transport: libtirpc
- * keeps its xid in struct svc_dg_data (xp_p2; public in rpc/svc_dg.h)
- * and its caller in xp_rtaddr.
- */
-static int
-dg_key(struct svc_req *rq, SVCXPRT *xprt, struct drc_key *dk)
-{
-	struct svc_dg_data	*su = xprt->xp_p2;
-	struct netbuf		*nb = svc_getrpccaller(xprt);
-
-	if (su == NULL || nb->buf == NULL)
-		return -1;
-	dk->xid = su->su_xid;
-	dk->prog = rq->rq_prog;
-	dk->vers = rq->rq_vers;
-	dk->proc = rq->rq_proc;
-	dk->addr = nb->buf;
-	dk->addrlen = nb->len;
-	return 0;
-}
-
-/*
- * Call before decoding the arguments: if this call was answered before,
- * send that answer again and return 1; the caller must then not run
- * it.  The reply goes out as svc_dg_reply sends one: to xp_rtaddr,
- * with the control message (IP_PKTINFO) svc_dg_recv kept from this very
- * datagram, so it leaves from the address the call came to.
- */
-int
-drc_dg_resend(struct drc *d, struct svc_req *rq, SVCXPRT *xprt)
-{
-	struct svc_dg_data	*su = xprt->xp_p2;
-	struct drc_key		 dk;
-	struct ent		*e;
-	struct msghdr		 mh;
-	struct iovec		 iov;
-
-	if (d == NULL || dg_key(rq, xprt, &dk) == -1 ||
-	    (e = lookup(d, &dk)) == NULL)
-		return 0;
-	iov.iov_base = e->reply;
-	iov.iov_len = e->len;
-	mh = su->su_msghdr;
-	mh.msg_name = xprt->xp_rtaddr.buf;
-	mh.msg_namelen = xprt->xp_rtaddr.len;
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_flags = 0;
-	/* Lost like any UDP reply if it fails; the client sends again. */
-	(void)sendmsg(xprt->xp_fd, &mh, 0);
-	return 1;
-}
-
-/*
- * Call right after svc_sendreply() returned TRUE: svc_dg_reply encoded
- * the reply at the start of the transport's buffer (xp_p1), up to the
- * position of su_xdrs, and sent exactly those bytes.  They must begin
- * with this call's xid and REPLY, or libtirpc did something else (its
- * own cache, if enabled, takes the buffer away): then nothing is kept.
- */
-int
-drc_dg_remember(struct drc *d, struct svc_req *rq, SVCXPRT *xprt)
-{
-	struct svc_dg_data	*su = xprt->xp_p2;
-	struct drc_key		 dk;
-	const unsigned char	*buf = xprt->xp_p1;
-	uint32_t		 w[2];
-	size_t			 len;
-
-	if (d == NULL || su == NULL || buf == NULL || su->su_cache != NULL ||
-	    dg_key(rq, xprt, &dk) == -1)
-		return -1;
-	len = XDR_GETPOS(&su->su_xdrs);
-	if (len < REPLY_MIN || len > su->su_iosz)
-		return -1;
-	memcpy(w, buf, sizeof(w));
-	if (ntohl(w[0]) != su->su_xid || ntohl(w[1]) != REPLY)
-		return -1;
-	return drc_insert(d, &dk, buf, len);
 }

@@ -4,7 +4,6 @@
 
 #include <sys/socket.h>
 
-#include <rpc/rpc.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,9 +30,5 @@ int		 drc_insert(struct drc *, const struct drc_key *,
 		    const void *, size_t);
 unsigned int	 drc_count(const struct drc *);
 size_t		 drc_bytes(const struct drc *);
-
-/* The glue to libtirpc's datagram transports (svc_dg) for a dispatcher. */
-int		 drc_dg_resend(struct drc *, struct svc_req *, SVCXPRT *);
-int		 drc_dg_remember(struct drc *, struct svc_req *, SVCXPRT *);
 
 #endif

@@ -9,14 +9,6 @@
 #include "push.h"
 #include "store.h"
 
-#define SVC_MAX_XPRT	LISTEN_MAX
-
-struct xprt {
-	SVCXPRT			*xprt;
-	struct netconfig	*nconf;		/* the listen entry's */
-	int			 registered;	/* dispatcher installed */
-};
-
 struct env {
 	/* configuration */
 	const char		*state_dir;
@@ -34,6 +26,7 @@ struct env {
 	unsigned int		 chat_rate;	/* per peer a second; 0: off */
 	unsigned int		 chat_burst;
 	unsigned int		 max_history;	/* messages kept; 0: all */
+	int			 udp_cache;	/* DRC entries; -1: default */
 
 	/* state */
 	struct store		*store;
@@ -42,12 +35,9 @@ struct env {
 	time_t			 started;	/* wall clock: never for uptime */
 	uint64_t		 started_us;	/* monotonic: for uptime */
 	struct limit		*chat_limit;	/* limit.c: CHAT_SEND */
-	struct xprt		 xprts[SVC_MAX_XPRT];
-	struct conns		*conns;		/* conns.c */
 	struct listen_set	 listen;	/* listen.c: the sockets */
 	struct reg		*reg;		/* reg.c: rpcbind entries */
-	struct drc		*drc;		/* proc.c: UDP replies */
-	int			 nxprts;
+	struct serve		*serve;		/* serve.c: sockets, the round */
 	int			 ready_fd;	/* daemon(): tell the parent */
 };
 

@@ -6,7 +6,6 @@
 #include <linux/sock_diag.h>
 
 #include <errno.h>
-#include <rpc/rpc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,18 +120,16 @@ proc_sock_uid(int stream, const struct sockaddr *peer,
 	size_t			 alen;
 	long			 found = -1;
 	FILE			*f;
-	int			 v6 = peer->sa_family == AF_INET6, loop;
+	int			 v6 = peer->sa_family == AF_INET6;
 
 	if (v6) {
 		pa = ((const struct sockaddr_in6 *)peer)->sin6_addr.s6_addr;
 		pport = ntohs(((const struct sockaddr_in6 *)peer)->sin6_port);
-		loop = IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)pa);
 		alen = 16;
 	} else {
 		pa = (const unsigned char *)
 		    &((const struct sockaddr_in *)peer)->sin_addr;
 		pport = ntohs(((const struct sockaddr_in *)peer)->sin_port);
-		loop = pa[0] == 127;
 		alen = 4;
 	}
 	if (stream && us != NULL && us->sa_family == peer->sa_family &&
@@ -165,8 +162,8 @@ proc_sock_uid(int stream, const struct sockaddr *peer,
 			    memcmp(ra, ua, alen) != 0 || rport != uport)
 				continue;
 		} else if (memcmp(la, pa, alen) != 0 &&
-		    !(loop && memcmp(la, any, alen) == 0))
-			continue;
+		    memcmp(la, any, alen) != 0)
+			continue;	/* a wildcard socket sends from any */
 		found = uid;
 	}
 	fclose(f);
@@ -174,39 +171,79 @@ proc_sock_uid(int stream, const struct sockaddr *peer,
 }
 
 /*
+ * Is ADDR one of this host's own addresses (any interface, v4 or v6)?
+ * The kernel knows: bind() to it succeeds (or the port is taken) only
+ * if it is local.  One socket, no interface walk, and it also sees
+ * addresses added after start.
+ */
+int
+peer_addr_is_ours(const struct sockaddr *addr)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+	int			fd, ok;
+
+	memset(&ss, 0, sizeof(ss));
+	if (addr->sa_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)addr;
+		struct sockaddr_in *b = (struct sockaddr_in *)&ss;
+
+		if ((ntohl(a->sin_addr.s_addr) >> 24) == 127)
+			return 1;
+		b->sin_family = AF_INET;
+		b->sin_addr = a->sin_addr;
+		len = sizeof(*b);
+	} else if (addr->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)addr;
+		struct sockaddr_in6 *b = (struct sockaddr_in6 *)&ss;
+
+		if (IN6_IS_ADDR_LOOPBACK(&a->sin6_addr))
+			return 1;
+		b->sin6_family = AF_INET6;
+		b->sin6_addr = a->sin6_addr;
+		b->sin6_scope_id = a->sin6_scope_id;
+		len = sizeof(*b);
+	} else
+		return 1;		/* AF_UNIX */
+	if ((fd = socket(addr->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) ==
+	    -1)
+		return 1;		/* cannot tell: treat as local */
+	ok = bind(fd, (struct sockaddr *)&ss, len) == 0 ||
+	    errno == EADDRINUSE || errno == EACCES;
+	close(fd);
+	return ok;
+}
+
+/*
  * Who called, if the caller runs on this host: its uid, from
  * SO_PEERCRED on the local transport, or from the kernel's socket table
- * for a tcp or udp caller whose socket is on this host (whatever
- * address it used).  PEER_REMOTE for a caller on another host,
- * PEER_UID_UNKNOWN if the caller is local but its uid cannot be told.
+ * for a tcp or udp caller whose source address is one of this host's
+ * (any interface: an unprivileged user's UDP call to our non-loopback
+ * address is as local as one to 127.0.0.1).  PEER_REMOTE for a caller
+ * on another host, PEER_UID_UNKNOWN if the caller is local but its uid
+ * cannot be told.
  */
 long
-peer_uid(SVCXPRT *xprt)
+peer_uid(const struct proc_req *rq)
 {
-	struct netbuf		*nb = svc_getrpccaller(xprt);
 	struct sockaddr_storage	 us;
 	socklen_t		 len = sizeof(us);
-	struct ucred		 uc;
-	socklen_t		 ulen = sizeof(uc);
-	int			 type = 0;
-	socklen_t		 tlen = sizeof(type);
-	const struct sockaddr	*peer;
+	const struct sockaddr	*peer = rq->from;
 	long			 uid;
 
-	if (nb == NULL || nb->buf == NULL || nb->len < sizeof(sa_family_t))
+	if (rq->xport == PROC_LOCAL)
+		return rq->uid >= 0 ? rq->uid : PEER_UID_UNKNOWN;
+	if (peer == NULL || rq->fromlen < sizeof(sa_family_t) ||
+	    (peer->sa_family != AF_INET && peer->sa_family != AF_INET6))
 		return PEER_UID_UNKNOWN;
-	peer = nb->buf;
-	if (peer->sa_family != AF_INET && peer->sa_family != AF_INET6) {
-		if (getsockopt(xprt->xp_fd, SOL_SOCKET, SO_PEERCRED, &uc,
-		    &ulen) == -1)
-			return PEER_UID_UNKNOWN;
-		return (long)uc.uid;
-	}
-	if (getsockopt(xprt->xp_fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == -1)
+	if (!peer_addr_is_ours(peer))
+		return PEER_REMOTE;
+	if (rq->xport == PROC_UDP && rq->to != NULL &&
+	    rq->tolen <= sizeof(us)) {
+		memcpy(&us, rq->to, rq->tolen);
+	} else if (getsockname(rq->fd, (struct sockaddr *)&us, &len) == -1)
 		return PEER_UID_UNKNOWN;
-	if (getsockname(xprt->xp_fd, (struct sockaddr *)&us, &len) == -1)
-		return PEER_UID_UNKNOWN;
-	uid = proc_sock_uid(type == SOCK_STREAM, peer,
+	uid = proc_sock_uid(rq->xport == PROC_TCP, peer,
 	    (struct sockaddr *)&us);
-	return uid >= 0 ? uid : PEER_REMOTE;
+	return uid >= 0 ? uid : PEER_UID_UNKNOWN;
 }

@@ -2,10 +2,13 @@
 #ifndef BART_PEER_H
 #define BART_PEER_H
 
-#include <rpc/rpc.h>
+#include <sys/socket.h>
+
+#include "proc.h"
 
 #define PEER_REMOTE		(-1L)	/* peer_uid: another host */
 #define PEER_UID_UNKNOWN	(-2L)	/* this host, uid not known */
-long	peer_uid(SVCXPRT *);
+long	peer_uid(const struct proc_req *);
+int	peer_addr_is_ours(const struct sockaddr *);
 
 #endif

@@ -1,104 +1,93 @@
 /*
  * proc.c: what each BART_PROG procedure does, and the dispatcher.
  *
- * The dispatcher replaces rpcgen's: it always calls svc_freeargs, also
- * when decoding fails (the generated one leaks the partial decode), and
- * a bad request gets an RPC error or a status, never a crash.
+ * The dispatcher decodes arguments from the call's own bytes with the
+ * rpcgen routines, always frees them (also a partial decode), and
+ * answers a bad request with an RPC error or a status, never a crash.
+ * Calls that change the store join the open group transaction
+ * (proc_groups); their replies wait for proc_commit.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
 
 #include <rpc/rpc.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "conns.h"
 #include "counter.h"
-#include "drc.h"
 #include "limit.h"
 #include "log.h"
 #include "peer.h"
 #include "proc.h"
 #include "util.h"
 
-#define DGRAM_REPLY_BUDGET	7600	/* libtirpc UDP buffers: 8800 */
+#define DGRAM_REPLY_BUDGET	7600	/* a datagram is at most 8800 */
 #define STREAM_REPLY_BUDGET	(512 * 1024)
-/*
- * UDP duplicate-request cache (drc.c): the replies to the last
- * DRC_ENTRIES state-changing calls.  An entry takes 72 bytes, 8 of hash
- * table and its reply: at most 104 bytes for these procedures (a COUNT
- * with its 64-byte text), so about 200 KB with malloc's overhead, and
- * never more than DRC_ENTRIES * (80 + DRC_REPLY_MAX) = 9.1 MB.
- */
-#define DRC_ENTRIES		1024
+#define REPLY_HDR		24	/* xid ... accept_stat, null verifier */
 
-/* libtirpc's dispatch callback has no context argument. */
+/* The procedures reach the daemon's state through this pointer. */
 static struct env *env;
 
 /*
- * Test hook: BART_TEST_DIE_AFTER_COMMIT=N makes the daemon kill itself
- * right after the Nth committed COUNT, before replying -- the moment a
- * client's resend must not count twice.  Unset in production.
+ * Effects that must wait for the commit of the calls grouped in one
+ * transaction: a message enters the ring (and is pushed) only once it
+ * is durable.
  */
-static long die_after_commit;
+struct later {
+	struct later	*next;
+	uint64_t	 seq;
+	int64_t		 when;
+	char		*name, *host, *text;
+};
+static struct later	*later_head, **later_tail = &later_head;
 
 void
 proc_init(struct env *e)
 {
-	const char	*s;
-
 	env = e;
-	if ((s = getenv("BART_TEST_DIE_AFTER_COMMIT")) != NULL)
-		die_after_commit = strtol(s, NULL, 10);
-	/* Test hook: BART_TEST_NO_DRC=1 lets the bench price the cache. */
-	if ((s = getenv("BART_TEST_NO_DRC")) != NULL && strcmp(s, "1") == 0)
-		log_info("duplicate request cache off (BART_TEST_NO_DRC)");
-	else if (e->drc == NULL &&
-	    (e->drc = drc_init(DRC_ENTRIES)) == NULL)
-		log_warn("no duplicate request cache");
+}
+
+static void
+later_free(void)
+{
+	struct later	*l;
+
+	while ((l = later_head) != NULL) {
+		later_head = l->next;
+		free(l->name);
+		free(l->host);
+		free(l->text);
+		free(l);
+	}
+	later_tail = &later_head;
 }
 
 void
 proc_exit(struct env *e)
 {
-	drc_exit(e->drc);
-	e->drc = NULL;
+	(void)e;
+	later_free();
 }
 
-/* The caller as a sockaddr; local-transport callers become AF_UNIX. */
+/* The caller as a sockaddr; local-transport callers are AF_UNIX. */
 static socklen_t
-caller_addr(struct svc_req *rq, struct sockaddr_storage *ss)
+caller_addr(const struct proc_req *rq, struct sockaddr_storage *ss)
 {
-	struct netbuf	*nb = svc_getrpccaller(rq->rq_xprt);
-
 	memset(ss, 0, sizeof(*ss));
-	if (nb == NULL || nb->buf == NULL || nb->len < sizeof(sa_family_t) ||
-	    nb->len > sizeof(*ss) ||
-	    ((struct sockaddr *)nb->buf)->sa_family == AF_UNIX) {
+	if (rq->xport == PROC_LOCAL || rq->from == NULL ||
+	    rq->fromlen < sizeof(sa_family_t) ||
+	    rq->fromlen > sizeof(*ss) || rq->from->sa_family == AF_UNIX) {
 		ss->ss_family = AF_UNIX;
 		return sizeof(sa_family_t);
 	}
-	memcpy(ss, nb->buf, nb->len);
-	return nb->len;
-}
-
-/* Is XPRT one of our UDP transports?  No syscall: a look at env. */
-static int
-dgram_xprt(SVCXPRT *xprt)
-{
-	int	i;
-
-	for (i = 0; i < env->nxprts; i++)
-		if (env->xprts[i].xprt == xprt)
-			return env->xprts[i].nconf->nc_semantics ==
-			    NC_TPI_CLTS;
-	return 0;
+	memcpy(ss, rq->from, rq->fromlen);
+	return rq->fromlen;
 }
 
 static void
-do_count(void *argp, void *resp, struct svc_req *rq)
+do_count(void *argp, void *resp, const struct proc_req *rq)
 {
 	count_args	*a = argp;
 	count_res	*r = resp;
@@ -112,16 +101,45 @@ do_count(void *argp, void *resp, struct svc_req *rq)
 			log_warnx("count: could not commit to the store");
 		return;
 	}
-	if (die_after_commit > 0 && a->up > 0 && --die_after_commit == 0)
-		raise(SIGKILL);
 	counter_text(total, buf, sizeof(buf));
 	r->count_res_u.ok.total = total;
 	if ((r->count_res_u.ok.text = strdup(buf)) == NULL)
 		r->status = BART_ESTORE;
 }
 
+/* Remember a new message for the ring, once its commit succeeded. */
 static void
-do_chat_send(void *argp, void *resp, struct svc_req *rq)
+later_add(uint64_t seq, int64_t when, const char *name, const char *host,
+    const char *text)
+{
+	struct later	*l;
+
+	if (!store_in_group(env->store)) {	/* committed already */
+		chat_append(env->ring, seq, when, name, host, text);
+		return;
+	}
+	if ((l = calloc(1, sizeof(*l))) == NULL ||
+	    (l->name = strdup(name)) == NULL ||
+	    (l->host = strdup(host)) == NULL ||
+	    (l->text = strdup(text)) == NULL) {
+		/* The store has it; pushes catch up from CHAT_SINCE. */
+		log_warnx("chat: out of memory for message %llu",
+		    (unsigned long long)seq);
+		if (l != NULL) {
+			free(l->name);
+			free(l->host);
+			free(l);
+		}
+		return;
+	}
+	l->seq = seq;
+	l->when = when;
+	*later_tail = l;
+	later_tail = &l->next;
+}
+
+static void
+do_chat_send(void *argp, void *resp, const struct proc_req *rq)
 {
 	chat_send_args		*a = argp;
 	chat_send_res		*r = resp;
@@ -135,13 +153,13 @@ do_chat_send(void *argp, void *resp, struct svc_req *rq)
 		return;
 	caller_addr(rq, &ss);
 	if (env->chat_limit != NULL && limit_take(env->chat_limit,
-	    (struct sockaddr *)&ss, peer_uid(rq->rq_xprt),
+	    (struct sockaddr *)&ss, peer_uid(rq),
 	    util_now_us()) == -1) {
 		r->status = BART_ERATE;
 		return;
 	}
 	util_addr_str((struct sockaddr *)&ss, host, sizeof(host));
-	before = store_chat_newest(env->store);
+	before = store_chat_pending(env->store);
 	r->status = store_chat_add(env->store, &a->id, now, a->name, host,
 	    a->text, &seq);
 	if (r->status != BART_OK) {
@@ -150,13 +168,15 @@ do_chat_send(void *argp, void *resp, struct svc_req *rq)
 	}
 	r->chat_send_res_u.seq = seq;
 	if (seq > before)		/* not a resend of a stored one */
-		chat_append(env->ring, seq, now, a->name, host, a->text);
+		later_add(seq, now, a->name, host, a->text);
 }
 
 struct since_fill {
 	chat_msg	*msgs;
 	unsigned int	 n;
 	size_t		 used, budget;
+	int		 strict;	/* even the first must fit */
+	int		 over;		/* one did not */
 };
 
 static int
@@ -167,8 +187,10 @@ since_row(void *arg, uint64_t seq, int64_t when, const char *name,
 	chat_msg		*m = &f->msgs[f->n];
 	size_t			 sz = chat_msg_size(name, host, text);
 
-	if (f->n > 0 && f->used + sz > f->budget)
+	if ((f->n > 0 || f->strict) && f->used + sz > f->budget) {
+		f->over = 1;
 		return 1;
+	}
 	m->seq = seq;
 	m->time = when;
 	m->name = strdup(name);
@@ -180,7 +202,7 @@ since_row(void *arg, uint64_t seq, int64_t when, const char *name,
 }
 
 static void
-do_chat_since(void *argp, void *resp, struct svc_req *rq)
+do_chat_since(void *argp, void *resp, const struct proc_req *rq)
 {
 	chat_since_args		*a = argp;
 	chat_since_res		*r = resp;
@@ -191,8 +213,21 @@ do_chat_since(void *argp, void *resp, struct svc_req *rq)
 	if (max > BART_BATCH_MAX)
 		max = BART_BATCH_MAX;
 	memset(&f, 0, sizeof(f));
-	f.budget = dgram_xprt(rq->rq_xprt) ? DGRAM_REPLY_BUDGET :
-	    STREAM_REPLY_BUDGET;
+	f.budget = STREAM_REPLY_BUDGET;
+	/*
+	 * Over UDP a forged source address makes us a reflector: the
+	 * reply stays within PROC_DGRAM_AMPLIFY times the call (a client
+	 * may pad its call to be allowed more), or the client is told to
+	 * use a stream (BART_EUSESTREAM) if not even one message fits.
+	 */
+	if (rq->xport == PROC_UDP) {
+		f.budget = rq->callen * PROC_DGRAM_AMPLIFY;
+		if (f.budget > DGRAM_REPLY_BUDGET)
+			f.budget = DGRAM_REPLY_BUDGET;
+		f.budget = f.budget > REPLY_HDR + 16 ? f.budget - REPLY_HDR -
+		    16 : 0;
+		f.strict = 1;
+	}
 	ok->newest = store_chat_newest(env->store);
 	if (max > 0 && (f.msgs = calloc(max, sizeof(chat_msg))) == NULL) {
 		r->status = BART_ESTORE;
@@ -205,13 +240,18 @@ do_chat_since(void *argp, void *resp, struct svc_req *rq)
 		r->status = BART_ESTORE;
 		return;
 	}
+	if (f.over && f.n == 0) {
+		free(f.msgs);
+		r->status = BART_EUSESTREAM;
+		return;
+	}
 	r->status = BART_OK;
 	ok->msgs.msgs_len = f.n;
 	ok->msgs.msgs_val = f.msgs;
 }
 
 static void
-do_chat_subscribe(void *argp, void *resp, struct svc_req *rq)
+do_chat_subscribe(void *argp, void *resp, const struct proc_req *rq)
 {
 	chat_sub_args		*a = argp;
 	chat_sub_res		*r = resp;
@@ -228,12 +268,12 @@ do_chat_subscribe(void *argp, void *resp, struct svc_req *rq)
 	    (struct sockaddr *)&ss)) != BART_OK)
 		return;
 	r->status = push_subscribe(env->push, (struct sockaddr *)&ss, len,
-	    peer_uid(rq->rq_xprt), a->cb_prog, a->cb_vers,
+	    peer_uid(rq), a->cb_prog, a->cb_vers,
 	    a->last_seen, &r->chat_sub_res_u.ok);
 }
 
 static void
-do_chat_unsubscribe(void *argp, void *resp, struct svc_req *rq)
+do_chat_unsubscribe(void *argp, void *resp, const struct proc_req *rq)
 {
 	bart_res	*r = resp;
 
@@ -242,7 +282,7 @@ do_chat_unsubscribe(void *argp, void *resp, struct svc_req *rq)
 }
 
 static void
-do_chat_renew(void *argp, void *resp, struct svc_req *rq)
+do_chat_renew(void *argp, void *resp, const struct proc_req *rq)
 {
 	chat_renew_res	*r = resp;
 
@@ -251,7 +291,7 @@ do_chat_renew(void *argp, void *resp, struct svc_req *rq)
 }
 
 static void
-do_stats(void *argp, void *resp, struct svc_req *rq)
+do_stats(void *argp, void *resp, const struct proc_req *rq)
 {
 	stats_res	*r = resp;
 
@@ -269,7 +309,7 @@ do_stats(void *argp, void *resp, struct svc_req *rq)
 struct proc {
 	xdrproc_t	 xargs;
 	xdrproc_t	 xres;
-	void		(*fn)(void *, void *, struct svc_req *);
+	void		(*fn)(void *, void *, const struct proc_req *);
 };
 
 static const struct proc procs[] = {
@@ -314,56 +354,130 @@ union proc_res {
  * BART_ENOSUB to a call that worked.  The rest are reads or heartbeats
  * whose fresh answer is as good as the first.
  */
-static int
-reply_cached(rpcproc_t proc)
+int
+proc_dgram_cached(const struct wire_call *c)
 {
-	return proc == COUNT || proc == CHAT_SEND || proc == CHAT_SUBSCRIBE ||
-	    proc == CHAT_UNSUBSCRIBE;
+	return c->prog == BART_PROG && c->vers == BART_VERS &&
+	    (c->proc == COUNT || c->proc == CHAT_SEND ||
+	    c->proc == CHAT_SUBSCRIBE || c->proc == CHAT_UNSUBSCRIBE);
 }
 
+/*
+ * Does this call change the store?  Such calls arriving together share
+ * one transaction (group commit) and their replies wait for its
+ * commit; any other call is served after the group is committed, so it
+ * never sees uncommitted state.  COUNT's increment is peeked at its
+ * place in count_args (a reqid, then the int): COUNT 0 is a read.
+ */
+int
+proc_groups(const struct wire_call *c)
+{
+	uint32_t	up;
 
-void
-proc_dispatch(struct svc_req *rq, SVCXPRT *xprt)
+	if (c->prog != BART_PROG || c->vers != BART_VERS)
+		return 0;
+	if (c->proc == CHAT_SEND)
+		return 1;
+	if (c->proc != COUNT || c->argslen < 20)
+		return 0;
+	memcpy(&up, c->args + 16, 4);
+	return (int32_t)ntohl(up) > 0;
+}
+
+/* A reply that is only a bart_status: every result union starts so. */
+size_t
+proc_status_reply(uint32_t xid, bart_status st, unsigned char *out,
+    size_t cap)
+{
+	bart_res	r;
+
+	memset(&r, 0, sizeof(r));
+	r.status = st;
+	return wire_reply(out, cap, xid, WIRE_SUCCESS, 0,
+	    (xdrproc_t)xdr_bart_res, &r);
+}
+
+/*
+ * Serve call C from RQ and encode the reply into OUT (CAP bytes).
+ * Returns its length (0: no reply).  *HELD is set if the reply reports
+ * a change not yet committed: it must wait for proc_commit.
+ */
+size_t
+proc_call(const struct proc_req *rq, const struct wire_call *c,
+    unsigned char *out, size_t cap, int *held)
 {
 	const struct proc	*p;
 	union proc_args		 arg;
 	union proc_res		 res;
-	int			 dup;
+	XDR			 x;
+	size_t			 len;
+	int			 ok;
 
-	if (rq->rq_proc == NULLPROC) {
-		svc_sendreply(xprt, XDR_VOID, NULL);
-		return;
-	}
-	if (rq->rq_proc >= sizeof(procs) / sizeof(procs[0]) ||
-	    procs[rq->rq_proc].fn == NULL) {
-		svcerr_noproc(xprt);
-		return;
-	}
-	p = &procs[rq->rq_proc];
-	dup = env->drc != NULL && reply_cached(rq->rq_proc) &&
-	    dgram_xprt(xprt);
-	if (dup && drc_dg_resend(env->drc, rq, xprt)) {
-		log_debug("resent the cached reply to procedure %u",
-		    (unsigned int)rq->rq_proc);
-		return;
-	}
+	*held = 0;
+	if (c->prog != BART_PROG)
+		return wire_reply(out, cap, c->xid, WIRE_PROG_UNAVAIL, 0,
+		    NULL, NULL);
+	if (c->vers != BART_VERS)
+		return wire_reply(out, cap, c->xid, WIRE_PROG_MISMATCH,
+		    BART_VERS, NULL, NULL);
+	if (c->proc == NULLPROC)
+		return wire_reply(out, cap, c->xid, WIRE_SUCCESS, 0, NULL,
+		    NULL);
+	if (c->proc >= sizeof(procs) / sizeof(procs[0]) ||
+	    procs[c->proc].fn == NULL)
+		return wire_reply(out, cap, c->xid, WIRE_PROC_UNAVAIL, 0,
+		    NULL, NULL);
+	p = &procs[c->proc];
 	memset(&arg, 0, sizeof(arg));
-	if (!svc_getargs(xprt, p->xargs, (char *)&arg) ||
-	    !conns_dgram_args_ok(xprt, p->xargs)) {
-		svcerr_decode(xprt);
-		/* libtirpc leaves a partial decode allocated: free it. */
-		svc_freeargs(xprt, p->xargs, (char *)&arg);
-		return;
+	xdrmem_create(&x, (char *)(uintptr_t)c->args, (u_int)c->argslen,
+	    XDR_DECODE);
+	ok = (*p->xargs)(&x, (char *)&arg);
+	xdr_destroy(&x);
+	if (!ok) {
+		/* A partial decode stays allocated: free it. */
+		xdr_free(p->xargs, (char *)&arg);
+		return wire_reply(out, cap, c->xid, WIRE_GARBAGE_ARGS, 0,
+		    NULL, NULL);
 	}
+	if (proc_groups(c))
+		store_group_begin(env->store);	/* failing: one tx each */
 	memset(&res, 0, sizeof(res));
 	p->fn(&arg, &res, rq);
-	if (!svc_sendreply(xprt, p->xres, (char *)&res))
-		log_debug("could not send reply to procedure %u",
-		    (unsigned int)rq->rq_proc);
-	else if (dup && drc_dg_remember(env->drc, rq, xprt) == -1)
-		log_debug("reply to procedure %u not cached",
-		    (unsigned int)rq->rq_proc);
+	*held = store_in_group(env->store) && proc_groups(c) &&
+	    *(bart_status *)(void *)&res == BART_OK;
+	len = wire_reply(out, cap, c->xid, WIRE_SUCCESS, 0, p->xres, &res);
+	if (rq->xport == PROC_UDP && len > rq->callen * PROC_DGRAM_AMPLIFY &&
+	    len > REPLY_HDR + 8)
+		len = proc_status_reply(c->xid, BART_EUSESTREAM, out, cap);
+	if (len == 0) {
+		log_warnx("reply to procedure %u does not fit", c->proc);
+		len = wire_reply(out, cap, c->xid, WIRE_SYSTEM_ERR, 0, NULL,
+		    NULL);
+	}
 	xdr_free(p->xres, (char *)&res);
-	if (!svc_freeargs(xprt, p->xargs, (char *)&arg))
-		log_warnx("could not free arguments");
+	xdr_free(p->xargs, (char *)&arg);
+	return len;
+}
+
+/*
+ * Commit the calls grouped since the last commit; then the effects
+ * that wait for it happen (ring, pushes).  Returns BART_OK, or the
+ * status every held reply must carry instead: BART_ESTORE when nothing
+ * was stored, BART_EUNKNOWN when the store cannot tell.
+ */
+bart_status
+proc_commit(void)
+{
+	struct later	*l;
+	bart_status	 st;
+
+	if (!store_in_group(env->store))
+		return BART_OK;
+	st = store_group_commit(env->store);
+	if (st == BART_OK)
+		for (l = later_head; l != NULL; l = l->next)
+			chat_append(env->ring, l->seq, l->when, l->name,
+			    l->host, l->text);
+	later_free();
+	return st;
 }

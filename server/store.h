@@ -1,8 +1,9 @@
 /*
  * store.h: durable state behind one narrow interface: SQLite, or
  * PostgreSQL shared by several daemons (store_open_pg, pgstore.c).
- * Every write is committed before it returns BART_OK, so a reply built
- * from it survives kill -9 of the daemon.
+ * Every write is committed before it returns BART_OK, or, inside a
+ * group (store_group_begin), before store_group_commit returns BART_OK:
+ * a reply built from it is sent only then and survives kill -9.
  */
 #ifndef BART_STORE_H
 #define BART_STORE_H
@@ -33,6 +34,10 @@ int		 store_count_set(struct store *, int64_t);
 bart_status	 store_chat_add(struct store *, const bart_reqid *, int64_t,
 		    const char *, const char *, const char *, uint64_t *);
 uint64_t	 store_chat_newest(struct store *);
+uint64_t	 store_chat_pending(struct store *);
+int		 store_group_begin(struct store *);
+int		 store_in_group(const struct store *);
+bart_status	 store_group_commit(struct store *);
 int		 store_chat_since(struct store *, uint64_t, unsigned int,
 		    store_msg_cb, void *);
 int		 store_prune(struct store *, int64_t);

@@ -45,7 +45,8 @@ nft delete table inet bartloss
 # reconnects to the restarted daemon and resends: one effect.
 c0=$(count_now)
 stop_svc
-BART_TEST_DIE_AFTER_COMMIT=1 start_svc -P $PORT || exit 1
+LD_PRELOAD=$BIN/bart_fault.so BART_FAULT_DIE_AFTER_COMMIT=1 \
+    ASAN_OPTIONS="$ASAN_OPTIONS:verify_asan_link_order=0" start_svc -P $PORT || exit 1
 "$BIN/bart_clnt" -T tcp -t 20 localhost count 1 >"$T/resend.out" 2>"$T/resend.err" &
 CP=$!; track $CP
 if wait_for 10 eval "! kill -0 $SVC_PID 2>/dev/null"; then ok "daemon died after commit"; else
