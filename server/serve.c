@@ -309,7 +309,8 @@ flush(struct serve *s)
 			drc_insert(s->drc, &h->key, buf + CONNS_MARK, len);
 	}
 	if (st != BART_OK)
-		log_warnx("commit of %d calls failed: %d were told %s",
+		log_warnx("could not commit %d calls to the store: %d were "
+		    "told %s",
 		    s->nheld, told, st == BART_EUNKNOWN ? "the change may or "
 		    "may not be stored" : "nothing was stored");
 	s->nheld = 0;
