@@ -516,8 +516,15 @@ store_count_add(struct store *s, const bart_reqid *id, int64_t up,
 		*total = s->group ? s->pending : s->counter;
 		return BART_OK;
 	}
-	if (change_begin(s) == -1)
+	if (change_begin(s) == -1) {
+		/* No writes: a resend still learns its first answer. */
+		if (id != NULL && id->client != 0 &&
+		    req_lookup(s, id, REQ_COUNT, &prev)) {
+			*total = prev;
+			return BART_OK;
+		}
 		return BART_ESTORE;
+	}
 	if (id != NULL && id->client != 0 &&
 	    req_lookup(s, id, REQ_COUNT, &prev)) {
 		if ((st = change_keep(s)) == BART_OK)
@@ -567,8 +574,14 @@ store_chat_add(struct store *s, const bart_reqid *id, int64_t when,
 	if (s->pg != NULL)
 		return pgstore_chat_add(s->pg, id, when, name, host, text,
 		    seq);
-	if (change_begin(s) == -1)
+	if (change_begin(s) == -1) {
+		if (id != NULL && id->client != 0 &&
+		    req_lookup(s, id, REQ_CHAT, &prev)) {
+			*seq = (uint64_t)prev;
+			return BART_OK;
+		}
 		return BART_ESTORE;
+	}
 	if (id != NULL && id->client != 0 &&
 	    req_lookup(s, id, REQ_CHAT, &prev)) {
 		if ((rc = change_keep(s)) == BART_OK)
