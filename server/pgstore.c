@@ -43,6 +43,7 @@
 #define PG_SCHEMA_VERSION	1
 #define PG_LOCK_KEY		"1650553460"	/* "bart": schema creation */
 #define PG_CALL_MS		3000	/* one statement, at most */
+#define PG_CALL_S		"3"
 #define PG_STEP_MS		200	/* one reconnect step, at most */
 #define PG_CATCHUP_MS		500	/* feed thread: poll the table */
 #define PG_FEED_BATCH		"1000"
@@ -327,8 +328,9 @@ change(struct pgstore *p, const char *sql, int n, const char *const *vals,
 		}
 		if (PQstatus(p->conn) != CONNECTION_OK || r == NULL) {
 			lost(p, r != NULL ? PQresultErrorMessage(r) :
-			    sent ? "no answer within the deadline" :
-			    PQerrorMessage(p->conn));
+			    PQstatus(p->conn) != CONNECTION_OK ?
+			    PQerrorMessage(p->conn) :
+			    "no answer within " PG_CALL_S " s");
 			PQclear(r);
 			/* Sent and no verdict: the commit may have happened. */
 			return sent ? BART_EUNKNOWN : BART_EUNAVAIL;

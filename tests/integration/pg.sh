@@ -61,6 +61,7 @@ hot_standby = on
 logging_collector = off
 log_min_messages = warning
 log_connections = off
+wal_retrieve_retry_interval = 1s
 EOF
 	cat >"$d/data/pg_hba.conf" <<EOF
 local all all trust

@@ -17,7 +17,8 @@
  *                                        identity (next host on failure)
  *                                        until answered or SECS pass;
  *                                        prints "acked A unresolved U
- *                                        resent R"
+ *                                        resent R"; N 0: until the file
+ *                                        $POKE_STOP exists
  *
  * $POKE_NETTYPE names the netid to use (default tcp).
  * Prints the status in words and its number; exit 0 if the call got an
@@ -289,6 +290,7 @@ do_countloop(char *hosts, long n, long secs)
 	long		 i, acked = 0, unresolved = 0, resent = 0;
 	int		 nh = 0, cur = 0, done;
 	uint64_t	 until;
+	const char	*stop = getenv("POKE_STOP");
 
 	for (t = strtok_r(hosts, ",", &save); t != NULL && nh < 8;
 	    t = strtok_r(NULL, ",", &save))
@@ -298,7 +300,9 @@ do_countloop(char *hosts, long n, long secs)
 	memset(&a, 0, sizeof(a));
 	a.id.client = util_random_u64();
 	a.up = 1;
-	for (i = 0; i < n; i++) {
+	for (i = 0; n == 0 || i < n; i++) {
+		if (n == 0 && (stop == NULL || access(stop, F_OK) == 0))
+			break;
 		a.id.seq = (uint64_t)i + 1;
 		until = util_now_us() + (uint64_t)secs * 1000000;
 		for (done = 0; !done && util_now_us() < until; ) {

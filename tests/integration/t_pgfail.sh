@@ -1,0 +1,114 @@
+#!/bin/bash
+# t_pgfail.sh: bart_svc on PostgreSQL when things break: the database
+# stopped for 10 s under load, kill -9 of one bart server under a
+# 4-client load and an active chat, and the primary killed with its
+# synchronous standby promoted.  Counts are made by bart_poke countloop:
+# each count has its own identity and is resent (next server) until it
+# gets a definite answer, as a client with a host list will; at the end
+# the counter must equal the acknowledged sum, exactly.
+# Hosts (netns.sh): p = primary, q = standby, a b c = bart, x y = clients.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/netns.sh"
+. "$(dirname "$0")/pg.sh"
+
+net_setup p q a b c x y || { not_ok "network setup"; finish; exit 1; }
+pg_init p || { not_ok "PostgreSQL on hostp"; finish; exit 1; }
+pg_standby q p || { not_ok "synchronous standby on hostq"; finish; exit 1; }
+ok "primary on hostp, synchronous standby on hostq"
+for h in a b c x y; do
+	host_rpcbind "$h" || { not_ok "rpcbind on host$h"; finish; exit 1; }
+done
+CONN="$(pg_conninfo p q) target_session_attrs=read-write"
+for h in a b c; do
+	host_svc "$h" --chat-rate 0 --store "$CONN" ||
+	    { not_ok "bart_svc on host$h"; finish; exit 1; }
+done
+db_counter() { pg_sql "$1" "SELECT value FROM bart_counter"; }
+
+# load_start NAME H HOSTS: a countloop on client host H until $T/stop.NAME.
+declare -A LOAD
+load_start() {
+	rm -f "$T/stop.$1"
+	POKE_STOP=$T/stop.$1 hstart "$2" "$BIN/bart_poke" countloop "$3" 0 20 \
+	    >"$T/load.$1" 2>&1 &
+	LOAD[$1]=$!
+	track $!
+}
+# load_stop NAME...: stop the loops, wait (bounded) for their summaries.
+load_stop() {
+	local n i
+	for n in "$@"; do touch "$T/stop.$n"; done
+	for n in "$@"; do
+		for i in $(seq 300); do
+			kill -0 "${LOAD[$n]}" 2>/dev/null || break
+			sleep 0.1
+		done
+		stop_pid "${LOAD[$n]}"
+	done
+}
+# acked NAME...: the sum of acknowledged counts; unresolved ones to $T/unres.
+acked() {
+	local n s=0 u=0 a r
+	for n in "$@"; do
+		read -r _ a _ r _ <"$T/load.$n"
+		s=$((s + ${a:-0})); u=$((u + ${r:-0}))
+	done
+	echo "$u" >"$T/unres"
+	echo "$s"
+}
+ACKED=0
+# check_sum DESC NAMES...: database counter == acknowledged, none unresolved.
+check_sum() {
+	local desc=$1 db=$2 got
+	shift 2
+	ACKED=$((ACKED + $(acked "$@")))
+	got=$(db_counter "$db")
+	expect_eq "$desc: counter == acknowledged sum ($ACKED), nothing unresolved" \
+	    "$ACKED 0" "$got $(cat "$T/unres")" || cat "$T"/load.* | sed 's/^/#   /'
+}
+
+# ---- PostgreSQL stopped for 10 s under load --------------------------------
+load_start l1 x hosta,hostb,hostc
+load_start l2 y hostb,hostc,hosta
+counter_above() { [ "$(db_counter "$1")" -gt "$2" ] 2>/dev/null; }
+wait_for 10 counter_above p 20 || not_ok "the load counts"
+pg_stop p
+t0=$(date +%s%N)
+expect_run "database down: count fails with its own status" 71 "" \
+    "database is unavailable; nothing was changed" \
+    hrun x "$BIN/bart_clnt" -t 5 hosta count 1
+el=$(( ($(date +%s%N) - t0) / 1000000 ))
+if [ "$el" -lt 5000 ]; then ok "... within -t 5 (${el} ms)"; else
+	not_ok "... within -t 5 (${el} ms)"; fi
+expect_run "database down: say fails the same way" 71 "" \
+    "database is unavailable" hrun y "$BIN/bart_clnt" -t 5 hostb say pat hello
+for h in a b c; do
+	expect_run "database down: host$h answers NULLPROC" 0 "" "" \
+	    hrun x "$BIN/bart_clnt" -t 2 host$h ping
+	expect_run "database down: host$h answers stats" 0 "counter" "" \
+	    hrun y "$BIN/bart_clnt" -t 2 host$h stats
+done
+sleep 8
+pg_start p || not_ok "PostgreSQL restarts"
+t0=$(date +%s%N)
+for h in a b c; do
+	if wait_for 15 hrun x "$BIN/bart_clnt" -t 2 host$h count 0; then
+		el=$(( ($(date +%s%N) - t0) / 1000000 ))
+		if [ "$el" -le 5000 ]; then
+			ok "host$h serves again by itself, ${el} ms after the database came back"
+		else
+			not_ok "host$h serves again within 5 s (${el} ms)"
+		fi
+	else
+		not_ok "host$h serves again after the database came back"
+		grep -v "subscri\|probe" "$T/$h/svc.log" | tail -20 | sed 's/^/#   /'
+	fi
+done
+wait_for 20 pg_is_sync p hostq || not_ok "standby synchronous again"
+sleep 2
+load_stop l1 l2
+check_sum "after the outage" p l1 l2
+grep -h "lost PostgreSQL" "$T"/[abc]/svc.log | head -1 | sed 's/^/# log: /'
+
+net_teardown
+finish
