@@ -110,5 +110,102 @@ load_stop l1 l2
 check_sum "after the outage" p l1 l2
 grep -h "lost PostgreSQL" "$T"/[abc]/svc.log | head -1 | sed 's/^/# log: /'
 
+# ---- kill -9 of one bart server under 4 clients and an active chat -----------
+declare -A CHAT_PID CHAT_HOLD CHAT_HOST
+chat_start() {
+	local h=$1 srv=$2 n=$3 f=$T/$1/$3
+	mkfifo "$f.in"
+	sleep 300 >"$f.in" &
+	CHAT_HOLD[$n]=$!
+	track $!
+	hstart "$h" "$BIN/bart_clnt" "$srv" chat "$n" \
+	    <"$f.in" >"$f.out" 2>"$f.err" &
+	CHAT_PID[$n]=$!
+	CHAT_HOST[$n]=$h
+	track $!
+}
+out_of() { echo "$T/${CHAT_HOST[$1]}/$1.out"; }
+joined() { grep -q "joined" "$T/${CHAT_HOST[$1]}/$1.err"; }
+lines_of() { [ "$(wc -l <"$(out_of "$1")")" -ge "$2" ]; }
+SENT=0
+# say_via H...: one message through each server in turn; counts them.
+say_via() {
+	local h
+	for h in "$@"; do
+		SENT=$((SENT + 1))
+		hrun x "$BIN/bart_clnt" -t 5 host$h say t "message $SENT via $h" \
+		    >/dev/null 2>>"$T/say.err" || {
+			echo "say $SENT via $h failed" >>"$T/say.err"
+			SENT=$((SENT - 1)); }
+	done
+}
+chat_start y hostb sb
+chat_start x hostc sc
+for n in sb sc; do wait_for 10 joined $n || not_ok "$n joined"; done
+sleep 1
+say_via a b c a b c
+load_start l3 x hosta,hostb,hostc
+load_start l4 x hostb,hostc,hosta
+load_start l5 y hostc,hosta,hostb
+load_start l6 y hosta,hostc,hostb
+before=$(db_counter p)
+wait_for 10 counter_above p $((before + 100)) || not_ok "the 4-client load counts"
+host_svc_kill9 a
+ok "kill -9 of bart_svc on hosta under load"
+for i in 1 2 3 4 5 6; do say_via b c; sleep 0.3; done
+before=$(db_counter p)
+wait_for 10 counter_above p $((before + 100)) ||
+    not_ok "the load goes on through hostb and hostc"
+load_stop l3 l4 l5 l6
+check_sum "kill -9 of one server" p l3 l4 l5 l6
+expect_eq "no say failed (hostb, hostc)" "" "$(cat "$T/say.err" 2>/dev/null)"
+
+# ---- primary killed, synchronous standby promoted -------------------------------
+load_start l7 x hostb,hostc
+load_start l8 y hostc,hostb
+before=$(db_counter p)
+wait_for 10 counter_above p $((before + 50)) || not_ok "the load counts"
+say_via b c
+pg_kill9 p
+ok "kill -9 of the primary (postmaster and every backend) under load"
+pg_promote q && ok "standby on hostq promoted" || not_ok "standby promoted"
+before=$(db_counter q)
+if wait_for 20 counter_above q $((before + 50)); then
+	ok "counting goes on against the new primary"
+else
+	not_ok "counting goes on against the new primary"
+	tail -5 "$T/b/svc.log" | sed 's/^/#   /'
+fi
+for h in b c; do
+	expect_run "host$h reconnected to the new primary by itself" 0 \
+	    "^I was called" "" hrun x "$BIN/bart_clnt" -t 5 host$h count 0
+done
+load_stop l7 l8
+check_sum "failover" q l7 l8
+say_via b c b c
+expect_eq "no say failed after the failover" "" "$(cat "$T/say.err" 2>/dev/null)"
+for h in b c; do
+	hrun x "$BIN/bart_clnt" host$h history --since 0 -n 1000 >"$T/hist.$h" 2>&1
+done
+expect_eq "history: $SENT messages, numbered 1..$SENT" "$(seq -s ' ' $SENT) " \
+    "$(awk '{print $1}' "$T/hist.b" | tr '\n' ' ')"
+if cmp -s "$T/hist.b" "$T/hist.c"; then
+	ok "history identical on hostb and hostc"
+else
+	not_ok "history identical on hostb and hostc"
+	diff "$T/hist.b" "$T/hist.c" | sed 's/^/#   /'
+fi
+sed -E 's/^[0-9]+ [0-9-]+ [0-9:]+ [^ ]+ //' "$T/hist.b" >"$T/hist.lines"
+for n in sb sc; do
+	wait_for 10 lines_of $n "$SENT"
+	if diff "$T/hist.lines" "$(out_of $n)" >"$T/diff"; then
+		ok "$n (behind ${CHAT_HOST[$n]}) printed all $SENT messages in order, once, through both failures"
+	else
+		not_ok "$n printed every message in order once"
+		sed 's/^/#   /' "$T/diff" | head -20
+		sed 's/^/#   stderr: /' "$T/${CHAT_HOST[$n]}/$n.err" | head
+	fi
+done
+
 net_teardown
 finish
