@@ -41,5 +41,5 @@ deb-check: deb $(PROGS)
 	dpkg-deb -x $(DEB_FILE) $(DEB_OUT)/root
 	hardening-check --nocfprotection $(DEB_OUT)/root/usr/sbin/bart_svc \
 	    $(DEB_OUT)/root/usr/bin/bart_clnt
-	tests/deb/install.sh $(DEB_FILE)
+	tests/deb/install.sh $(DEB_FILE) $(B)
 	tests/deb/make-install.sh $(B)

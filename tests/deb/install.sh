@@ -1,5 +1,5 @@
 #!/bin/bash
-# install.sh DEB: install the package for real and use it, without
+# install.sh DEB [BUILD_DIR]: install the package for real and use it, without
 # touching this machine.  Runs itself again inside its own mount, net
 # and pid namespaces (unshare), where /etc, /var and /usr are overlays
 # (writes go to a tmpfs, the host's files stay as they are), /run and
@@ -8,16 +8,18 @@
 # /etc/init.d/bart stop/start as root, bart_svc runs as bart with its
 # store in /var/lib/bart, bart_clnt answers; dpkg -r stops it and keeps
 # the state and the user; dpkg -P removes both.  Every process dies with
-# the pid namespace.  Output: TAP-like "ok"/"not ok" lines.
+# the pid namespace.  With BUILD_DIR, also "make run" as root while the
+# bart user exists.  Output: TAP-like "ok"/"not ok" lines.
 set -u
 if [ "${1:-}" != --inside ]; then
-	deb=$(cd "$(dirname "${1:?usage: install.sh DEB}")" && pwd)/$(basename "$1")
+	deb=$(cd "$(dirname "${1:?usage: install.sh DEB [BUILD_DIR]}")" && pwd)/$(basename "$1")
+	bin=${2:+$(cd "$2" && pwd)}
 	[ "$(id -u)" = 0 ] || { echo "install.sh needs root (namespaces)" >&2; exit 1; }
 	# The host before and after: nothing of ours may show up.
 	host() { md5sum /etc/passwd /etc/group /var/lib/dpkg/status; ls -d /usr/sbin/bart_svc /var/lib/bart /run/bart 2>&1; }
 	before=$(host)
 	timeout -k 5 240 unshare --mount --net --pid --fork --mount-proc \
-	    "$0" --inside "$deb"
+	    "$0" --inside "$deb" $bin
 	rc=$?
 	if [ "$before" = "$(host)" ]
 	then echo "ok - deb: the host's passwd, group, dpkg status, /usr, /var/lib, /run untouched"
@@ -25,7 +27,8 @@ if [ "${1:-}" != --inside ]; then
 	fi
 	exit $rc
 fi
-deb=$2
+deb=$2 bin=${3:-}
+src=$(cd "$(dirname "$0")/../.." && pwd)
 NPASS=0 NFAIL=0
 ok() { NPASS=$((NPASS + 1)); echo "ok - deb: $*"; }
 not_ok() { NFAIL=$((NFAIL + 1)); echo "not ok - deb: $*"; }
@@ -153,6 +156,30 @@ expect_eq "dpkg -r: programs gone, conffiles kept" "no no yes" \
     "$([ -e /usr/sbin/bart_svc ] && echo yes || echo no) $([ -e /usr/bin/bart_clnt ] && echo yes || echo no) $([ -e /etc/default/bart ] && echo yes || echo no)"
 expect_eq "dpkg -r: status config-files" "deinstall ok config-files" \
     "$(dpkg-query -W -f='${Status}' bart 2>&1)"
+
+# make run as root with the bart user present and the checkout under a
+# 0700 directory: the daemon runs as the invoking user (root), not as
+# bart, who could not reach the state directory.  bart -u bart says why.
+if [ -n "$bin" ]; then
+	mkdir -p /tmp/closed; chmod 700 /tmp/closed
+	rs=/tmp/closed/checkout/run-state
+	mkrun() { make --no-print-directory -C "$src" -o "$bin/bart_svc" -o "$bin/bart_clnt" \
+	    B="$bin" RUN_STATE=$rs "$@" run; }
+	mkrun >/tmp/run.log 2>&1 &
+	mr=$!
+	if wait_for 10 rpcinfo -t localhost 536918567 1; then ok "make run as root: serves"
+	else not_ok "make run as root: serves"; show /tmp/run.log; fi
+	rp=$(cat $rs/bart_svc.pid 2>/dev/null)
+	expect_eq "make run as root: runs as root, not bart" 0 \
+	    "$(awk '/^Uid:/ {print $2}' "/proc/${rp:-0}/status" 2>/dev/null)"
+	out=$("$bin/bart_clnt" -T tcp localhost count 1 2>&1)
+	expect_eq "make run: count works" "I was called 1 times." "$out"
+	[ -n "$rp" ] && kill -TERM "$rp"; wait "$mr" 2>/dev/null
+	mkrun ARGS="-u bart" >/tmp/run2.log 2>&1
+	if grep -q "user bart cannot pass through /tmp/closed (mode 0700" /tmp/run2.log
+	then ok "make run ARGS=-u bart: names the directory that stops bart"
+	else not_ok "make run ARGS=-u bart: names the directory that stops bart"; show /tmp/run2.log; fi
+fi
 
 # A reinstall finds its data.
 dpkg -i "$deb" >/tmp/dpkg-i2.log 2>&1 || { not_ok "dpkg -i again"; show /tmp/dpkg-i2.log; }
