@@ -54,6 +54,7 @@ struct bench {
 	const char	*commit;
 	const char	*svc_bin;		/* NULL: bindir/bart_svc */
 	const char	*svc_env;		/* "NAME=value" for the daemon */
+	const char	*svc_args[8];		/* more options, NULL-ended */
 	pid_t		 svc_pid;
 	size_t		 call_bytes;		/* count call on the wire */
 	size_t		 reply_bytes;		/* count reply on the wire */
@@ -120,6 +121,7 @@ void		 bench_conc(void);
 void		 bench_drc(void);
 void		 bench_oneshot(void);
 void		 bench_fanout(void);
+void		 bench_fansim(void);
 void		 bench_scale(void);
 
 #endif

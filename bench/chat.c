@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <netinet/in.h>
 
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -302,6 +304,272 @@ bench_fanout(void)
 	clnt_destroy(cl);
 	shared_free(fan, sizeof(*fan));
 	fan = NULL;
+}
+
+/* ---- fan-out at scale, with simulated subscribers (bart_subsim) ---- */
+
+struct sim {
+	pid_t	 pid;
+	int	 in;		/* its stdin: closing it makes it leave */
+	int	 out;		/* its stdout, read in lines */
+	char	 buf[8192];
+	size_t	 len;
+	int	 n;
+};
+
+/* The next line of M's output within MS ms: 0, or -1. */
+static int
+sim_getline(struct sim *m, char *line, size_t size, uint64_t end)
+{
+	struct pollfd	 pf;
+	char		*nl;
+	ssize_t		 r;
+	size_t		 k;
+	uint64_t	 now;
+
+	for (;;) {
+		if ((nl = memchr(m->buf, '\n', m->len)) != NULL) {
+			k = (size_t)(nl - m->buf);
+			snprintf(line, size, "%.*s", (int)k, m->buf);
+			memmove(m->buf, nl + 1, m->len - k - 1);
+			m->len -= k + 1;
+			return 0;
+		}
+		if (m->len == sizeof(m->buf))
+			m->len = 0;		/* an absurd line: drop it */
+		if ((now = now_ns()) >= end)
+			return -1;
+		pf.fd = m->out;
+		pf.events = POLLIN;
+		if (poll(&pf, 1, (int)((end - now) / 1000000) + 1) <= 0)
+			return -1;
+		if ((r = read(m->out, m->buf + m->len,
+		    sizeof(m->buf) - m->len)) <= 0)
+			return -1;
+		m->len += (size_t)r;
+	}
+}
+
+static void
+sim_start(struct sim *m, int n, int naddrs, int first)
+{
+	char	bin[PATH_MAX + 16], sn[16], sa[16], sf[16];
+	int	pin[2], pout[2];
+
+	snprintf(bin, sizeof(bin), "%s/bart_subsim", B->bindir);
+	snprintf(sn, sizeof(sn), "%d", n);
+	snprintf(sa, sizeof(sa), "%d", naddrs);
+	snprintf(sf, sizeof(sf), "%d", first);
+	if (pipe2(pin, O_CLOEXEC) == -1 || pipe2(pout, O_CLOEXEC) == -1)
+		die("pipe");
+	if ((m->pid = fork()) == -1)
+		die("fork");
+	if (m->pid == 0) {
+		dup2(pin[0], 0);
+		dup2(pout[1], 1);
+		close(pin[1]);
+		close(pout[0]);
+		execl(bin, "bart_subsim", "-n", sn, "-A", sa, "-B", sf,
+		    "-t", "120", (char *)NULL);
+		_exit(127);
+	}
+	child_track(m->pid);
+	close(pin[0]);
+	close(pout[1]);
+	m->in = pin[1];
+	m->out = pout[0];
+	m->len = 0;
+	m->n = n;
+}
+
+/* Read M's lines until one starts with WHAT (and, for "got", is SEQ). */
+static int
+sim_line(struct sim *m, const char *what, uint64_t seq, int ms, double *us)
+{
+	char			line[256];
+	unsigned long long	s;
+	uint64_t		end = now_ns() + (uint64_t)ms * 1000000;
+	double			v;
+
+	while (sim_getline(m, line, sizeof(line), end) == 0) {
+		if (strncmp(line, what, strlen(what)) != 0)
+			continue;
+		if (seq == 0)
+			return 0;
+		if (sscanf(line, "got %llu %lf", &s, &v) == 2 && s == seq) {
+			*us = v;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static void
+sim_stop(struct sim *m)
+{
+	uint64_t	end;
+	int		st;
+
+	close(m->in);
+	end = now_ns() + 30000000000ull;	/* it unsubscribes first */
+	while (waitpid(m->pid, &st, WNOHANG) == 0 && now_ns() < end)
+		usleep(20000);
+	child_stop(m->pid);
+	close(m->out);
+}
+
+static long
+svc_status(const char *key)
+{
+	char	path[64], line[256];
+	FILE	*f;
+	long	v = -1;
+	size_t	k = strlen(key);
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)B->svc_pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, key, k) == 0 && line[k] == ':') {
+			v = strtol(line + k + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+static int
+send_stamped(CLIENT *cl, uint64_t *seq)
+{
+	chat_send_args	a;
+	chat_send_res	r;
+	char		text[48];
+	int		rc = -1;
+
+	rpc_reqid(&a.id);
+	a.name = (char *)(uintptr_t)"bench";
+	snprintf(text, sizeof(text), "t=%llu", (unsigned long long)now_ns());
+	a.text = text;
+	memset(&r, 0, sizeof(r));
+	if (sub_call(cl, CHAT_SEND, (xdrproc_t)xdr_chat_send_args, &a,
+	    (xdrproc_t)xdr_chat_send_res, &r) == 0 && r.status == BART_OK) {
+		*seq = r.chat_send_res_u.seq;
+		rc = 0;
+	}
+	xdr_free((xdrproc_t)xdr_chat_send_res, (char *)&r);
+	return rc;
+}
+
+/*
+ * ROUNDS messages, one at a time: the latency of each is the slowest
+ * subscriber's, from the send time each message carries.  With
+ * STOPPED, the second simulator (10% of the subscribers) is stopped.
+ */
+static void
+fansim_rounds(CLIENT *cl, struct sim *m, int stopped, int rounds,
+    struct samples *s, int *missed)
+{
+	uint64_t	seq;
+	double		a, b;
+	int		r;
+
+	for (r = 0; r < rounds && !over_time(); r++) {
+		if (send_stamped(cl, &seq) == -1)
+			die("CHAT_SEND failed");
+		if (sim_line(&m[0], "got", seq, 10000, &a) == -1 ||
+		    (!stopped && sim_line(&m[1], "got", seq, 10000, &b) == -1)) {
+			(*missed)++;
+			continue;
+		}
+		samples_add(s, stopped || a > b ? a : b);
+		usleep(5000);
+	}
+}
+
+void
+bench_fansim(void)
+{
+	static const int	 ns[] = { 100, 1000, 10000 };
+	static char		 cap[16];
+	struct samples		 s0, s1;
+	struct sim		 m[2];
+	CLIENT			*cl;
+	uint64_t		 t0;
+	char			 fig[64];
+	size_t			 z;
+	long			 thr, rss, rss1;
+	int			 n, rounds, m0, m1;
+
+	say("\n== 8. chat fan-out at scale: %s subscribers simulated by "
+	    "bart_subsim (10%% in a second process), SEND to the last "
+	    "DELIVER\n", B->p.quick ? "100 / 1,000" : "100 / 1,000 / 10,000");
+	say("%-8s %-12s %5s %9s %9s %9s %7s %8s %9s %8s\n", "subscrs", "case",
+	    "msgs", "p50 us", "p99 us", "max us", "missed", "threads",
+	    "RSS KiB", "setup s");
+	svc_stop();
+	snprintf(cap, sizeof(cap), "%d", 12000);
+	B->svc_args[0] = "--max-subs";
+	B->svc_args[1] = cap;
+	B->svc_args[2] = "--max-subs-per-peer";
+	B->svc_args[3] = cap;
+	B->svc_args[4] = "--sub-rate";
+	B->svc_args[5] = "1000000";
+	B->svc_args[6] = NULL;
+	if (svc_start() == -1)
+		die("bart_svc did not start; log in %s", B->svclog);
+	cl = rpc_client("tcp");
+	for (z = 0; z < sizeof(ns) / sizeof(ns[0]) && !over_time(); z++) {
+		n = ns[z];
+		if (B->p.quick && n > 1000)
+			break;
+		rounds = n >= 10000 ? (B->p.quick ? 10 : 40) :
+		    (B->p.quick ? 30 : 100);
+		t0 = now_ns();
+		sim_start(&m[0], n - n / 10, 8, 10);
+		sim_start(&m[1], n / 10, 2, 40);
+		if (sim_line(&m[0], "ready", 0, 150000, NULL) == -1 ||
+		    sim_line(&m[1], "ready", 0, 150000, NULL) == -1)
+			die("simulated subscribers not ready");
+		thr = svc_status("Threads");
+		rss = svc_status("VmRSS");
+		samples_init(&s0, (size_t)rounds);
+		samples_init(&s1, (size_t)rounds);
+		m0 = m1 = 0;
+		fansim_rounds(cl, m, 0, rounds, &s0, &m0);
+		rss1 = svc_status("VmRSS");
+		if (rss1 > rss)
+			rss = rss1;
+		say("%-8d %-12s %5zu %9.0f %9.0f %9.0f %7d %8ld %9ld %8.1f\n",
+		    n, "all", s0.n, samples_pct(&s0, 50), samples_pct(&s0, 99),
+		    samples_pct(&s0, 100), m0, thr, rss,
+		    (double)(now_ns() - t0) / 1e9);
+		kill(m[1].pid, SIGSTOP);
+		fansim_rounds(cl, m, 1, rounds, &s1, &m1);
+		say("%-8d %-12s %5zu %9.0f %9.0f %9.0f %7d %8ld %9ld\n", n,
+		    "10%_stopped", s1.n, samples_pct(&s1, 50),
+		    samples_pct(&s1, 99), samples_pct(&s1, 100), m1,
+		    svc_status("Threads"), svc_status("VmRSS"));
+		kill(m[1].pid, SIGCONT);
+		snprintf(fig, sizeof(fig), "fansim.%d.all.p50", n);
+		tsv(fig, samples_pct(&s0, 50), "us");
+		snprintf(fig, sizeof(fig), "fansim.%d.all.p99", n);
+		tsv(fig, samples_pct(&s0, 99), "us");
+		snprintf(fig, sizeof(fig), "fansim.%d.stopped.p99", n);
+		tsv(fig, samples_pct(&s1, 99), "us");
+		snprintf(fig, sizeof(fig), "fansim.%d.threads", n);
+		tsv(fig, (double)thr, "threads");
+		snprintf(fig, sizeof(fig), "fansim.%d.rss", n);
+		tsv(fig, (double)rss, "KiB");
+		sim_stop(&m[1]);
+		sim_stop(&m[0]);
+		samples_free(&s0);
+		samples_free(&s1);
+	}
+	clnt_destroy(cl);
+	svc_stop();
+	B->svc_args[0] = NULL;
+	if (svc_start() == -1)
+		die("bart_svc did not restart; log in %s", B->svclog);
 }
 
 /* ---- scale of state ---- */

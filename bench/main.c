@@ -202,7 +202,7 @@ usage(void)
 	    "[-c COMMIT] [-x PART] [-e LABEL=PATH]\n"
 	    "  -q  quick run (under a minute)\n"
 	    "  -e  also time PATH localhost count 1 (another bart_clnt build)\n"
-	    "  PART: latency conc drc oneshot fanout scale\n"
+	    "  PART: latency conc drc oneshot fanout fansim scale\n"
 	    "Run it through bench/run.sh: it needs its own namespace "
 	    "and rpcbind.\n");
 	exit(64);
@@ -291,6 +291,8 @@ main(int argc, char **argv)
 		bench_oneshot();
 	if (want("fanout") && !over_time())
 		bench_fanout();
+	if (want("fansim") && !over_time())
+		bench_fansim();
 	if (want("drc") && !over_time())
 		bench_drc();
 	if (want("scale") && !over_time())

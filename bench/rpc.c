@@ -48,9 +48,18 @@ svc_start(void)
 			    (char *)NULL);
 		/* No chat rate limit or history cap: the bench floods and
 		 * fills the store on purpose. */
-		execl(bin, "bart_svc", "-f", "-S", B->state, "-p", B->pidfile,
-		    "-s", B->sock, "--chat-rate", "0", "--max-history", "0",
-		    "--udp-cache", drc, (char *)NULL);
+		{
+			const char	*av[32] = { "bart_svc", "-f", "-S",
+			    B->state, "-p", B->pidfile, "-s", B->sock,
+			    "--chat-rate", "0", "--max-history", "0",
+			    "--udp-cache", drc };
+			int		 ac = 14;
+
+			for (i = 0; i < 8 && B->svc_args[i] != NULL; i++)
+				av[ac++] = B->svc_args[i];
+			av[ac] = NULL;
+			execv(bin, (char *const *)(uintptr_t)av);
+		}
 		_exit(127);
 	}
 	B->svc_pid = pid;

@@ -67,6 +67,7 @@ struct conn {
 	int		 kind;		/* 0: listener, 1: callback, 2: bart */
 	int		 addr;
 	int		 deaf;		/* stopped reading */
+	uint32_t	 ev;		/* registered with epoll */
 	unsigned char	*in;
 	size_t		 inlen, incap;
 	unsigned char	*out;		/* pending reply bytes */
@@ -133,6 +134,7 @@ conn_new(int fd, int kind, int addr)
 	c->fd = fd;
 	c->kind = kind;
 	c->addr = addr;
+	c->ev = EPOLLIN;
 	memset(&e, 0, sizeof(e));
 	e.events = EPOLLIN;
 	e.data.ptr = c;
@@ -163,10 +165,13 @@ set_events(struct conn *c, uint32_t ev)
 {
 	struct epoll_event	e;
 
+	if (c->ev == ev)
+		return;
 	memset(&e, 0, sizeof(e));
 	e.events = ev;
 	e.data.ptr = c;
 	epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
+	c->ev = ev;
 }
 
 /* Queue BYTES for C (written now, or by the timer for slow modes). */
@@ -600,17 +605,18 @@ register_all(void)
 
 static int	sent[MAX_ADDRS];	/* next sub index to SUBSCRIBE */
 
-/* One connection to bart per address, to SUBSCRIBE from there. */
+static uint16_t	bport;
+
+/* A connection to bart from address AD. */
 static void
-connect_all(void)
+connect_one(int ad)
 {
 	struct sockaddr_in	 sin, src;
-	uint16_t		 port = bart_port();
-	int			 ad, fd, one = 1;
+	int			 fd, one = 1;
 
-	for (ad = 0; ad < naddrs; ad++) {
+	{
 		addr_of(ad, &src, 0);
-		addr_of(0, &sin, port);
+		addr_of(0, &sin, bport);
 		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) ==
 		    -1 || bind(fd, (struct sockaddr *)&src, sizeof(src)) ==
@@ -620,6 +626,18 @@ connect_all(void)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 		bartc[ad] = conn_new(fd, 2, ad);
+	}
+}
+
+/* One connection to bart per address, to SUBSCRIBE from there. */
+static void
+connect_all(void)
+{
+	int	ad;
+
+	bport = bart_port();
+	for (ad = 0; ad < naddrs; ad++) {
+		connect_one(ad);
 		sent[ad] = ad;
 	}
 }
@@ -671,6 +689,10 @@ unsubscribe_all(void)
 	uint64_t		 deadline = mono_ns() + 20000000000ull;
 	int			 i, k, want = 0;
 
+	/* bart closes connections idle for its --idle-timeout. */
+	for (i = 0; i < naddrs; i++)
+		if (bartc[i] == NULL)
+			connect_one(i);
 	for (i = 0; i < nsubs; i++) {
 		if (subs[i].subscribed != 1 || bartc[subs[i].addr] == NULL)
 			continue;
@@ -917,11 +939,8 @@ main(int argc, char **argv)
 				conn_flush(c, SIZE_MAX);
 			if ((ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
 			    conn_read(c) == -1) {
-				if (c->kind == 2) {
+				if (c->kind == 2)
 					bartc[c->addr] = NULL;
-					fprintf(stderr, "bart_subsim: bart "
-					    "closed a connection\n");
-				}
 				conn_free(c);
 			}
 		}

@@ -3,3 +3,4 @@
 $(B)/bart_subsim: $(O)/bench/subsim.o $(COMMON_OBJ)
 	$(LINK) -o $@ $^ $(LDLIBS)
 testtools: $(B)/bart_subsim
+bench: $(B)/bart_subsim

@@ -131,7 +131,8 @@ struct sub {
 	uint32_t	 xid;
 	uint64_t	 next;		/* first seq not yet delivered */
 	uint64_t	 last_sent;	/* last seq of the DELIVER in flight */
-	uint64_t	 deadline;	/* us; 0: none */
+	uint64_t	 deadline;	/* us, while armed */
+	unsigned int	 hpos;		/* 1 + index in push.heap; 0: none */
 	int		 fails;
 	int		 was_active;
 	unsigned int	 slot;		/* index in push.list */
@@ -171,7 +172,8 @@ struct push {
 	unsigned int		 nlist, listcap;
 	struct sub		*qhead, *qtail;	/* waiting for setup */
 	int			 nsetup;	/* subs in LOOKUP or PROBE */
-	uint64_t		 wake_at;	/* earliest deadline, us */
+	struct sub		**heap;		/* armed deadlines, a min-heap */
+	unsigned int		 nheap;
 	uint64_t		 seen_newest;
 	struct {			/* one batch, shared by the fan-out */
 		uint64_t	after, newest;
@@ -320,6 +322,7 @@ push_exit(struct push *p)
 	chat_msgs_free(p->batch.msgs, p->batch.n);
 	free(p->inbox);
 	free(p->list);
+	free(p->heap);
 	free(p->byid);
 	free(p->peers);
 	close(p->evfd);
@@ -710,12 +713,66 @@ set_step(struct push *p, struct sub *s, enum sub_step st)
 	s->step = st;
 }
 
+/*
+ * Deadlines live in a binary min-heap (each sub knows its place), so
+ * a timeout costs O(log n), whatever the number of subscribers.
+ */
+static void
+heap_set(struct push *p, unsigned int i, struct sub *s)
+{
+	p->heap[i] = s;
+	s->hpos = i + 1;
+}
+
+static void
+heap_fix(struct push *p, unsigned int i)
+{
+	struct sub	*s = p->heap[i];
+	unsigned int	 c;
+
+	while (i > 0 && p->heap[(i - 1) / 2]->deadline > s->deadline) {
+		heap_set(p, i, p->heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	for (;;) {
+		c = 2 * i + 1;
+		if (c >= p->nheap)
+			break;
+		if (c + 1 < p->nheap &&
+		    p->heap[c + 1]->deadline < p->heap[c]->deadline)
+			c++;
+		if (p->heap[c]->deadline >= s->deadline)
+			break;
+		heap_set(p, i, p->heap[c]);
+		i = c;
+	}
+	heap_set(p, i, s);
+}
+
+/* The heap has room for every listed sub (list_add grows both). */
 static void
 arm(struct push *p, struct sub *s, uint64_t at)
 {
 	s->deadline = at;
-	if (p->wake_at == 0 || at < p->wake_at)
-		p->wake_at = at;
+	if (s->hpos == 0) {
+		p->heap[p->nheap] = s;
+		s->hpos = ++p->nheap;
+	}
+	heap_fix(p, s->hpos - 1);
+}
+
+static void
+disarm(struct push *p, struct sub *s)
+{
+	unsigned int	i = s->hpos;
+
+	if (i == 0)
+		return;
+	s->hpos = 0;
+	if (--i != --p->nheap) {
+		heap_set(p, i, p->heap[p->nheap]);
+		heap_fix(p, i);
+	}
 }
 
 static int
@@ -759,7 +816,7 @@ static void
 enqueue(struct push *p, struct sub *s)
 {
 	set_step(p, s, STEP_QUEUED);
-	s->deadline = 0;
+	disarm(p, s);
 	s->qnext = NULL;
 	if (p->qtail != NULL)
 		p->qtail->qnext = s;
@@ -1202,7 +1259,7 @@ call_done(struct push *p, struct sub *s, size_t len, uint64_t newest)
 		io_free(s);
 		watch(p, s, EPOLLIN);
 		set_step(p, s, STEP_IDLE);
-		s->deadline = 0;
+		disarm(p, s);
 		if (!s->was_active) {
 			s->was_active = 1;
 			pthread_mutex_lock(&p->mu);
@@ -1233,7 +1290,7 @@ call_done(struct push *p, struct sub *s, size_t len, uint64_t newest)
 		s->next = s->last_sent + 1;
 		s->fails = 0;
 		set_step(p, s, STEP_IDLE);
-		s->deadline = 0;
+		disarm(p, s);
 		step_deliver(p, s, newest);
 		break;
 	default:
@@ -1297,8 +1354,13 @@ list_add(struct push *p, struct sub *s)
 	struct sub	**n;
 
 	if (p->nlist == p->listcap) {
-		n = reallocarray(p->list, p->listcap ? p->listcap * 2 : 64,
+		n = reallocarray(p->heap, p->listcap ? p->listcap * 2 : 64,
 		    sizeof(*n));
+		if (n != NULL) {
+			p->heap = n;
+			n = reallocarray(p->list, p->listcap ? p->listcap * 2 :
+			    64, sizeof(*n));
+		}
 		if (n == NULL) {
 			/* Cannot track it: fail it, the record is freed. */
 			pthread_mutex_lock(&p->mu);
@@ -1339,6 +1401,7 @@ list_del(struct push *p, struct sub *s)
 	if (s->step == STEP_QUEUED)
 		unqueue(p, s);
 	set_step(p, s, STEP_DEAD);
+	disarm(p, s);
 	sub_close(p, s);
 	if (s->slot < p->nlist && p->list[s->slot] == s) {
 		p->list[s->slot] = p->list[--p->nlist];
@@ -1385,23 +1448,13 @@ take_inbox(struct push *p)
 
 /* Deadlines: a step that ran out of time, a backoff over, expiry. */
 static void
-sweep(struct push *p, uint64_t now, uint64_t newest)
+expire(struct push *p, uint64_t now)
 {
 	struct sub	*s;
-	unsigned int	 i = 0;
 	int		 gone;
 
-	p->wake_at = 0;
-	while (i < p->nlist) {
-		s = p->list[i];
-		if (s->deadline == 0 || s->deadline > now) {
-			if (s->deadline != 0 && (p->wake_at == 0 ||
-			    s->deadline < p->wake_at))
-				p->wake_at = s->deadline;
-			i++;
-			continue;
-		}
-		s->deadline = 0;
+	while (p->nheap > 0 && (s = p->heap[0])->deadline <= now) {
+		disarm(p, s);
 		switch (s->step) {
 		case STEP_LOOKUP:
 			log_debug("subscription %llu: rpcbind at %s: no answer "
@@ -1425,19 +1478,12 @@ sweep(struct push *p, uint64_t now, uint64_t newest)
 			gone = !s->inhash;
 			unhash(p, s);
 			pthread_mutex_unlock(&p->mu);
-			if (!gone) {
+			if (!gone)
 				list_del(p, s);
-				continue;
-			}
 			break;
 		default:
 			break;
 		}
-		(void)newest;
-		if (s->deadline != 0 && (p->wake_at == 0 ||
-		    s->deadline < p->wake_at))
-			p->wake_at = s->deadline;
-		i++;
 	}
 }
 
@@ -1477,9 +1523,9 @@ push_main(void *arg)
 	for (;;) {
 		now = util_now_us();
 		ms = IDLE_WAKE_MS;
-		if (p->wake_at != 0)
-			ms = p->wake_at <= now ? 0 :
-			    (int)((p->wake_at - now + 999) / 1000);
+		if (p->nheap > 0)
+			ms = p->heap[0]->deadline <= now ? 0 :
+			    (int)((p->heap[0]->deadline - now + 999) / 1000);
 		if (ms > IDLE_WAKE_MS)
 			ms = IDLE_WAKE_MS;
 		n = epoll_wait(p->epfd, ev, 256, ms);
@@ -1499,9 +1545,7 @@ push_main(void *arg)
 		/* ORDER: the inbox after events: it may free their subs. */
 		if (take_inbox(p))
 			break;
-		now = util_now_us();
-		if (p->wake_at != 0 && now >= p->wake_at)
-			sweep(p, now, newest);
+		expire(p, util_now_us());
 		if (newest != p->seen_newest) {
 			p->seen_newest = newest;
 			for (i = 0; i < p->nlist; i++) {
