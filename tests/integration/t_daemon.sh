@@ -378,6 +378,13 @@ expect_eq "clean stop: nothing left in /run/bart" "" \
     "$(ls -A /run/bart 2>/dev/null)"
 if [ -e /run/bart_svc.sock ]; then not_ok "no /run/bart_svc.sock"
 else ok "no /run/bart_svc.sock"; fi
+# A daemon an older version started (pidfile /run/bart_svc.pid) is still
+# found by stop after the upgrade.
+"$SVC" -S "$T/run/state" -p /run/bart_svc.pid -s "$T/old.sock" -u nobody 2>"$T/old.err"
+O=$(track_pidfile /run/bart_svc.pid)
+expect_run "init: stop finds a daemon with the old pidfile" 0 "" "" initr stop
+if gone "$O"; then ok "init: the old-layout daemon ended"
+else not_ok "init: the old-layout daemon ended"; cat "$T/old.err"; fi
 
 # A state directory the run user cannot reach (a checkout under a 0700
 # home, as make run found it): the real cause, not SQLite's "unable to
