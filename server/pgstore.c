@@ -14,8 +14,12 @@
  * The main thread owns one connection.  Every call on it has a deadline
  * (PG_CALL_MS): the loop is never held longer.  When the connection is
  * lost, changes fail at once with BART_EUNAVAIL (or BART_EUNKNOWN for
- * the one whose commit was under way) and store_check, from
- * housekeeping, reconnects in small non-blocking steps.
+ * the one whose commit was under way).  The feed thread (below) makes
+ * the replacement with a plain blocking PQconnectdb, which honours
+ * connect_timeout per host and so moves past a host that swallows
+ * packets (PQconnectPoll leaves that timeout to its caller, and starts
+ * again at the first host), and store_check, from housekeeping, takes
+ * it over: the main thread never waits for a connection.
  *
  * A second connection, owned by the feed thread, LISTENs on bart_chat
  * (chat commits NOTIFY it: a doorbell only, counts never NOTIFY, since
@@ -44,7 +48,6 @@
 #define PG_LOCK_KEY		"1650553460"	/* "bart": schema creation */
 #define PG_CALL_MS		3000	/* one statement, at most */
 #define PG_CALL_S		"3"
-#define PG_STEP_MS		200	/* one reconnect step, at most */
 #define PG_CATCHUP_MS		500	/* feed thread: poll the table */
 #define PG_FEED_BATCH		"1000"
 #define PG_CHANNEL		"bart_chat"
@@ -58,8 +61,9 @@ struct pgstore {
 	char			*conninfo;	/* never logged: may name secrets */
 	char			 desc[256];	/* host, port, db, user: for logs */
 	PGconn			*conn;		/* main thread's; NULL while down */
-	PGconn			*pending;	/* reconnect under way */
 	int			 down_logged;
+	atomic_int		 want;		/* main lost its connection */
+	PGconn			*spare;		/* made for it; under feed_mu */
 	_Atomic int64_t		 counter;	/* newest total seen */
 	_Atomic uint64_t	 fed;		/* newest message in the ring */
 	uint64_t		 capped;	/* history pruned up to here */
@@ -302,6 +306,7 @@ lost(struct pgstore *p, const char *why)
 	if (p->conn != NULL)
 		PQfinish(p->conn);
 	p->conn = NULL;
+	atomic_store(&p->want, 1);	/* the feed thread makes a new one */
 }
 
 /*
@@ -355,16 +360,24 @@ change(struct pgstore *p, const char *sql, int n, const char *const *vals,
 	return BART_ESTORE;
 }
 
-/* A read on C: its result, or NULL (logged). */
+/*
+ * A read on C: its result, or NULL.  *DEAD: C is unusable (closed, or
+ * a statement still running past its deadline) and must be replaced.
+ */
 static PGresult *
-query(PGconn *c, const char *sql, int n, const char *const *vals)
+query(PGconn *c, const char *sql, int n, const char *const *vals,
+    int *dead)
 {
 	PGresult	*r;
 	int		 sent;
 
-	if ((r = run(c, sql, n, vals, PG_CALL_MS, &sent)) != NULL &&
-	    res_ok(r))
+	r = run(c, sql, n, vals, PG_CALL_MS, &sent);
+	*dead = r == NULL || PQstatus(c) != CONNECTION_OK;
+	if (res_ok(r))
 		return r;
+	if (r != NULL && !*dead)
+		log_warnx("store: %s", oneline(PQresultErrorMessage(r),
+		    (char[256]){ 0 }, 256));
 	PQclear(r);
 	return NULL;
 }
@@ -409,7 +422,7 @@ catch_up(struct pgstore *p, PGconn *c, uint64_t upto, int held)
 	char		 from[24];
 	const char	*vals[2];
 	uint64_t	 have;
-	int		 n;
+	int		 n, dead;
 
 	for (;;) {
 		have = atomic_load(&p->fed);
@@ -418,8 +431,8 @@ catch_up(struct pgstore *p, PGconn *c, uint64_t upto, int held)
 		snprintf(from, sizeof(from), "%" PRIu64, have);
 		vals[0] = from;
 		vals[1] = PG_FEED_BATCH;
-		if ((r = query(c, sql_since, 2, vals)) == NULL)
-			return -1;
+		if ((r = query(c, sql_since, 2, vals, &dead)) == NULL)
+			return dead ? -1 : 0;
 		if (!held)
 			pthread_mutex_lock(&p->feed_mu);
 		feed_rows(p, r);
@@ -446,6 +459,29 @@ connect_now(struct pgstore *p)
 	return c;
 }
 
+/* A new connection for the main thread, which lost its own. */
+static void
+make_spare(struct pgstore *p)
+{
+	PGconn	*c;
+	char	 buf[512];
+
+	c = connect_now(p);
+	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+		log_debug("store: reconnect to %s failed: %s", p->desc,
+		    oneline(c != NULL ? PQerrorMessage(c) : "out of memory",
+		    buf, sizeof(buf)));
+		PQfinish(c);
+		return;
+	}
+	pthread_mutex_lock(&p->feed_mu);
+	if (p->spare != NULL)
+		PQfinish(p->spare);
+	p->spare = c;
+	pthread_mutex_unlock(&p->feed_mu);
+	atomic_store(&p->want, 0);
+}
+
 /*
  * The feed thread: LISTEN on its own connection, and on every
  * notification or PG_CATCHUP_MS, feed the ring what other daemons
@@ -459,16 +495,18 @@ feed_main(void *arg)
 	PGnotify	*nf;
 	PGresult	*r;
 	struct pollfd	 pfd;
-	int		 i;
+	int		 i, dead;
 
 	while (!atomic_load(&p->quit)) {
+		if (atomic_load(&p->want))
+			make_spare(p);
 		if (c == NULL || PQstatus(c) != CONNECTION_OK) {
 			if (c != NULL)
 				PQfinish(c);
 			if ((c = connect_now(p)) == NULL ||
 			    PQstatus(c) != CONNECTION_OK ||
-			    (r = query(c, "LISTEN " PG_CHANNEL, 0, NULL)) ==
-			    NULL) {
+			    (r = query(c, "LISTEN " PG_CHANNEL, 0, NULL,
+			    &dead)) == NULL) {
 				/* Down: try again in a second, quit-aware. */
 				for (i = 0; i < 10 && !atomic_load(&p->quit);
 				    i++)
@@ -478,12 +516,21 @@ feed_main(void *arg)
 			PQclear(r);
 			log_debug("store: listening for chat on %s", p->desc);
 		}
-		catch_up(p, c, 0, 0);
+		/* A failed read: a fresh connection, and LISTEN again. */
+		if (catch_up(p, c, 0, 0) == -1) {
+			PQfinish(c);
+			c = NULL;
+			continue;
+		}
 		if ((r = query(c, "SELECT value FROM bart_counter WHERE id = 0",
-		    0, NULL)) != NULL) {
+		    0, NULL, &dead)) != NULL) {
 			if (PQntuples(r) == 1)
 				atomic_store(&p->counter, val64(r, 0, 0));
 			PQclear(r);
+		} else if (dead) {
+			PQfinish(c);
+			c = NULL;
+			continue;
 		}
 		pfd.fd = PQsocket(c);
 		pfd.events = POLLIN;
@@ -566,10 +613,11 @@ static int
 load(struct pgstore *p)
 {
 	PGresult	*r;
+	int		 dead;
 
 	if ((r = query(p->conn, "SELECT (SELECT value FROM bart_counter "
 	    "WHERE id = 0), (SELECT seq FROM bart_chatseq WHERE id = 0)", 0,
-	    NULL)) == NULL || PQntuples(r) != 1) {
+	    NULL, &dead)) == NULL || PQntuples(r) != 1) {
 		PQclear(r);
 		log_warnx("store: cannot read bart's tables in %s", p->desc);
 		return -1;
@@ -668,8 +716,8 @@ pgstore_close(struct pgstore *p)
 		atomic_store(&p->quit, 1);
 		pthread_join(p->thread, NULL);
 	}
-	if (p->pending != NULL)
-		PQfinish(p->pending);
+	if (p->spare != NULL)
+		PQfinish(p->spare);
 	if (p->conn != NULL)
 		PQfinish(p->conn);
 	pthread_mutex_destroy(&p->feed_mu);
@@ -693,6 +741,7 @@ pgstore_count_add(struct pgstore *p, const bart_reqid *id, int64_t up,
 	char		 client[24], seq[24], upb[24], now[24];
 	const char	*vals[4] = { client, seq, upb, now };
 	bart_status	 st;
+	int		 dead;
 
 	if (up < 0)
 		return BART_ENEGATIVE;
@@ -700,10 +749,11 @@ pgstore_count_add(struct pgstore *p, const bart_reqid *id, int64_t up,
 		if (p->conn == NULL)
 			return BART_EUNAVAIL;
 		if ((r = query(p->conn, "SELECT value FROM bart_counter WHERE "
-		    "id = 0", 0, NULL)) == NULL || PQntuples(r) != 1) {
+		    "id = 0", 0, NULL, &dead)) == NULL || PQntuples(r) != 1) {
 			PQclear(r);
-			if (PQstatus(p->conn) != CONNECTION_OK) {
-				lost(p, PQerrorMessage(p->conn));
+			if (dead) {
+				lost(p, PQstatus(p->conn) != CONNECTION_OK ?
+				    PQerrorMessage(p->conn) : "no answer");
 				return BART_EUNAVAIL;
 			}
 			return BART_ESTORE;
@@ -763,7 +813,7 @@ pgstore_chat_add(struct pgstore *p, const bart_reqid *id, int64_t when,
 	char		 client[24], rseq[24], w[24], now[24];
 	const char	*vals[7] = { client, rseq, w, name, host, text, now };
 	bart_status	 st;
-	int		 old;
+	int		 old, gap_lost = 0;
 
 	snprintf(client, sizeof(client), "%" PRId64,
 	    id != NULL ? (int64_t)id->client : 0);
@@ -785,8 +835,9 @@ pgstore_chat_add(struct pgstore *p, const bart_reqid *id, int64_t when,
 	pthread_mutex_lock(&p->feed_mu);
 	if (*seq > atomic_load(&p->fed)) {
 		/* Fill the gap first; if that read fails, the feed will. */
-		if (*seq - 1 > atomic_load(&p->fed) && p->conn != NULL)
-			catch_up(p, p->conn, *seq - 1, 1);
+		if (*seq - 1 > atomic_load(&p->fed) && p->conn != NULL &&
+		    catch_up(p, p->conn, *seq - 1, 1) == -1)
+			gap_lost = 1;
 		if (*seq == atomic_load(&p->fed) + 1) {
 			if (p->feed_cb != NULL)
 				p->feed_cb(p->feed_arg, *seq, when, name, host,
@@ -795,6 +846,8 @@ pgstore_chat_add(struct pgstore *p, const bart_reqid *id, int64_t when,
 		}
 	}
 	pthread_mutex_unlock(&p->feed_mu);
+	if (gap_lost)		/* committed: the message stands; the feed */
+		lost(p, "no answer");	/* thread brings it to the ring */
 	return BART_OK;
 }
 
@@ -813,16 +866,17 @@ pgstore_chat_since(struct pgstore *p, uint64_t seq, unsigned int max,
 	PGresult	*r;
 	char		 from[24], lim[16];
 	const char	*vals[2] = { from, lim };
-	int		 i, n;
+	int		 i, n, dead;
 
 	if (seq > (uint64_t)INT64_MAX)
 		seq = (uint64_t)INT64_MAX;
 	snprintf(from, sizeof(from), "%" PRIu64, seq);
 	snprintf(lim, sizeof(lim), "%u", max);
-	if (p->conn == NULL || (r = query(p->conn, sql_since, 2, vals)) ==
-	    NULL) {
-		if (p->conn != NULL && PQstatus(p->conn) != CONNECTION_OK)
-			lost(p, PQerrorMessage(p->conn));
+	if (p->conn == NULL || (r = query(p->conn, sql_since, 2, vals,
+	    &dead)) == NULL) {
+		if (p->conn != NULL && dead)
+			lost(p, PQstatus(p->conn) != CONNECTION_OK ?
+			    PQerrorMessage(p->conn) : "no answer");
 		log_warnx("cannot read the chat history from PostgreSQL (a "
 		    "read: nothing was changed)");
 		return -1;
@@ -869,10 +923,14 @@ pgstore_reqs_count(struct pgstore *p)
 {
 	PGresult	*r;
 	long long	 n;
+	int		 dead;
 
 	if (p->conn == NULL || (r = query(p->conn,
-	    "SELECT count(*) FROM bart_reqs", 0, NULL)) == NULL)
+	    "SELECT count(*) FROM bart_reqs", 0, NULL, &dead)) == NULL) {
+		if (p->conn != NULL && dead)
+			lost(p, "no answer");
 		return -1;
+	}
 	n = val64(r, 0, 0);
 	PQclear(r);
 	return n;
@@ -924,18 +982,13 @@ pgstore_chat_cap(struct pgstore *p, unsigned int max)
 }
 
 /*
- * From housekeeping: reconnect a lost connection, one bounded step at a
- * time (PQconnectPoll), so the loop never waits for a dead database.
- * 0 if connected, -1 if not (yet).
+ * From housekeeping: notice a connection the server closed, and take
+ * over the one the feed thread made for us.  0 if connected, -1 if not.
  */
 int
 pgstore_check(struct pgstore *p)
 {
-	const char		*vals[8];
-	PostgresPollingStatusType ps;
-	uint64_t		 deadline = util_now_us() + PG_STEP_MS * 1000;
-	char			 buf[512];
-	int			 r;
+	PGconn	*c;
 
 	if (p->conn != NULL) {
 		if (PQconsumeInput(p->conn) && PQstatus(p->conn) ==
@@ -943,39 +996,24 @@ pgstore_check(struct pgstore *p)
 			return 0;
 		lost(p, PQerrorMessage(p->conn));
 	}
-	if (p->pending == NULL) {
-		conn_values(p, vals);
-		if ((p->pending = PQconnectStartParams(conn_keys, vals, 1)) ==
-		    NULL)
-			return -1;
-		if (PQstatus(p->pending) == CONNECTION_BAD)
-			goto failed;
+	pthread_mutex_lock(&p->feed_mu);
+	c = p->spare;
+	p->spare = NULL;
+	pthread_mutex_unlock(&p->feed_mu);
+	if (c == NULL)
+		return -1;
+	if (PQstatus(c) != CONNECTION_OK) {	/* went bad while waiting */
+		PQfinish(c);
+		atomic_store(&p->want, 1);
+		return -1;
 	}
-	for (;;) {
-		ps = PQconnectPoll(p->pending);
-		if (ps == PGRES_POLLING_OK)
-			break;
-		if (ps == PGRES_POLLING_FAILED)
-			goto failed;
-		r = wait_sock(p->pending, ps == PGRES_POLLING_READING ?
-		    POLLIN : POLLOUT, deadline);
-		if (r == 0)
-			return -1;	/* go on at the next housekeeping */
-		if (r < 0)
-			goto failed;
-	}
-	p->conn = p->pending;
-	p->pending = NULL;
-	PQsetNoticeProcessor(p->conn, notice, NULL);
+	p->conn = c;
 	p->down_logged = 0;
 	log_info("store: connected to PostgreSQL again (%s)", p->desc);
 	/* What other daemons committed meanwhile reaches the ring now. */
-	catch_up(p, p->conn, 0, 0);
+	if (catch_up(p, p->conn, 0, 0) == -1) {
+		lost(p, "no answer");
+		return -1;
+	}
 	return 0;
-failed:
-	log_debug("store: reconnect to %s failed: %s", p->desc,
-	    oneline(PQerrorMessage(p->pending), buf, sizeof(buf)));
-	PQfinish(p->pending);
-	p->pending = NULL;
-	return -1;
 }

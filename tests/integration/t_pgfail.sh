@@ -6,19 +6,22 @@
 # each count has its own identity and is resent (next server) until it
 # gets a definite answer, as a client with a host list will; at the end
 # the counter must equal the acknowledged sum, exactly.
-# Hosts (netns.sh): p = primary, q = standby, a b c = bart, x y = clients.
+# Last, the new primary's cable is pulled (packets vanish, nothing is
+# refused) and a second standby is promoted.
+# Hosts (netns.sh): p = primary, q and r = standbys, a b c = bart,
+# x y = clients.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
 . "$(dirname "$0")/pg.sh"
 
-net_setup p q a b c x y || { not_ok "network setup"; finish; exit 1; }
+net_setup p q r a b c x y || { not_ok "network setup"; finish; exit 1; }
 pg_init p || { not_ok "PostgreSQL on hostp"; finish; exit 1; }
 pg_standby q p || { not_ok "synchronous standby on hostq"; finish; exit 1; }
 ok "primary on hostp, synchronous standby on hostq"
 for h in a b c x y; do
 	host_rpcbind "$h" || { not_ok "rpcbind on host$h"; finish; exit 1; }
 done
-CONN="$(pg_conninfo p q) target_session_attrs=read-write"
+CONN="$(pg_conninfo p q r) target_session_attrs=read-write"
 for h in a b c; do
 	host_svc "$h" --chat-rate 0 --store "$CONN" ||
 	    { not_ok "bart_svc on host$h"; finish; exit 1; }
@@ -188,6 +191,31 @@ load_stop l7 l8
 check_sum "failover" q l7 l8
 say_via b c b c
 expect_eq "no say failed after the failover" "" "$(cat "$T/say.err" 2>/dev/null)"
+
+# ---- the new primary's cable pulled, a second standby promoted ----------------
+# Nothing answers hostq now: no reset, no refusal.  Statements in flight
+# hit bart's deadline; the next connection must time out on hostq
+# (connect_timeout) and go on to hostr.
+pg_standby r q || not_ok "a synchronous standby of hostq on hostr"
+load_start l9 x hostb,hostc
+load_start l10 y hostc,hostb
+before=$(db_counter q)
+wait_for 10 counter_above q $((before + 50)) || not_ok "the load counts"
+host_link q down
+ok "hostq's cable pulled under load"
+pg_promote r && ok "standby on hostr promoted" || not_ok "standby on hostr promoted"
+before=$(db_counter r)
+if wait_for 25 counter_above r $((before + 50)); then
+	ok "counting goes on against hostr"
+else
+	not_ok "counting goes on against hostr"
+	tail -5 "$T/b/svc.log" | sed 's/^/#   /'
+fi
+load_stop l9 l10
+check_sum "primary cut off" r l9 l10
+pg_kill9 q
+say_via b c
+expect_eq "no say failed after the second failover" "" "$(cat "$T/say.err" 2>/dev/null)"
 for h in b c; do
 	hrun x "$BIN/bart_clnt" host$h history --since 0 -n 1000 >"$T/hist.$h" 2>&1
 done
