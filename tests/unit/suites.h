@@ -9,6 +9,7 @@ Suite	*chat_suite(void);
 Suite	*counter_suite(void);
 Suite	*drc_suite(void);
 Suite	*limit_suite(void);
+Suite	*log_suite(void);
 Suite	*store_suite(void);
 Suite	*storecap_suite(void);
 Suite	*util_suite(void);
