@@ -48,7 +48,9 @@ SERVER_LIB := server/counter.c server/store.c server/chat.c server/push.c \
 	      server/proc.c server/svc.c server/conns.c server/peer.c \
 	      server/daemon.c server/drc.c server/listen.c server/reg.c \
 	      server/limit.c server/pgstore.c server/wire.c server/serve.c
-CLIENT_LIB := client/cmd.c client/conn.c client/callback.c client/chatui.c
+# libbart (lib/, mk/lib.mk) is the client side; bart_clnt is built on it.
+LIB_SRC    := lib/core.c lib/ops.c lib/chat.c lib/cbsvc.c
+CLIENT_LIB := client/cmd.c client/chatui.c client/json.c $(LIB_SRC)
 
 O = $(B)/obj
 objs = $(patsubst %.c,$(O)/%.o,$(1))

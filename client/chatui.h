@@ -2,8 +2,8 @@
 #ifndef BART_CHATUI_H
 #define BART_CHATUI_H
 
-#include "conn.h"
+#include "cmd.h"
 
-int	chatui_run(struct conn *, const char *);
+int	chatui_run(struct opts *, struct bart *, const char *);
 
 #endif

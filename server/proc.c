@@ -306,6 +306,31 @@ do_stats(void *argp, void *resp, const struct proc_req *rq)
 	    1000000;
 }
 
+/*
+ * HEALTH: a real write probe (store_probe commits a row of its own), so
+ * a full or read-only store shows here while NULLPROC still answers.
+ * The call itself succeeds; the probe's outcome is in ok.store.
+ */
+static void
+do_health(void *argp, void *resp, const struct proc_req *rq)
+{
+	health_res	*r = resp;
+	health_ok	*ok = &r->health_res_u.ok;
+	uint64_t	 t0 = util_now_us();
+
+	(void)argp;
+	(void)rq;
+	r->status = BART_OK;
+	ok->store = store_probe(env->store, (int64_t)time(NULL));
+	ok->probe_us = util_now_us() - t0;
+	if (ok->store != BART_OK)
+		log_warnx("health: the store probe could not commit");
+	ok->counter = store_count_get(env->store);
+	ok->messages = store_chat_newest(env->store);
+	ok->subscribers = push_count(env->push);
+	ok->uptime = (util_now_us() - env->started_us) / 1000000;
+}
+
 struct proc {
 	xdrproc_t	 xargs;
 	xdrproc_t	 xres;
@@ -327,6 +352,7 @@ static const struct proc procs[] = {
 	    (xdrproc_t)xdr_chat_renew_res, do_chat_renew },
 	[STATS] = { XDR_VOID, (xdrproc_t)xdr_stats_res,
 	    do_stats },
+	[HEALTH] = { XDR_VOID, (xdrproc_t)xdr_health_res, do_health },
 };
 
 union proc_args {
@@ -345,6 +371,7 @@ union proc_res {
 	bart_res	unsub;
 	chat_renew_res	renew;
 	stats_res	stats;
+	health_res	health;
 };
 
 /*

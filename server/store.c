@@ -101,6 +101,7 @@ struct store {
 	int		 group;		/* a group transaction is open */
 	int64_t		 pending;	/* counter, in the open transaction */
 	uint64_t	 pending_newest;
+	char		 dir[PATH_MAX];	/* the state directory (probe) */
 };
 
 static int
@@ -226,6 +227,7 @@ store_open(const char *dir, enum store_sync sync)
 		log_warnx("state directory path too long");
 		goto fail;
 	}
+	snprintf(s->dir, sizeof(s->dir), "%s", dir);
 	if (open_rw(s, path, sync) == -1) {
 		sqlite3_close(s->db);
 		s->db = NULL;
@@ -784,4 +786,54 @@ store_check(struct store *s)
 	    "at that path (a new, empty store if nothing is)",
 	    s->path, same_file(s->path, &s->db_st) ? "-wal" : "");
 	return -1;
+}
+
+/*
+ * HEALTH's write probe: a transaction of its own that writes one row of
+ * its own table and commits, as a real change would.  SQLite may find
+ * room in pages it already has, so the probe also asks the file system
+ * for free blocks: a disk with none fails the next real write anyway.
+ * Never inside a group: the loop commits the group before any call that
+ * is not grouped (proc_groups), HEALTH included.  With --store (one
+ * PostgreSQL for several daemons) it checks the connection and a read.
+ */
+bart_status
+store_probe(struct store *s, int64_t now)
+{
+	static const char	 sql[] = "INSERT OR REPLACE INTO probe "
+	    "(id, time) VALUES (0, ?1)";
+	struct statvfs		 vfs;
+	sqlite3_stmt		*st = NULL;
+	bart_status		 bs;
+	int64_t			 total;
+	int			 rc;
+
+	if (s->pg != NULL)
+		return pgstore_check(s->pg) == -1 ? BART_EUNAVAIL :
+		    pgstore_count_add(s->pg, NULL, 0, &total);
+	if (s->group || s->gone)
+		return BART_ESTORE;
+	if (exec_sql(s->db, "CREATE TABLE IF NOT EXISTS probe ("
+	    "id INTEGER PRIMARY KEY CHECK (id = 0), time INTEGER NOT NULL)")
+	    == -1)
+		return BART_ESTORE;
+	if (tx_begin(s) == -1)
+		return BART_ESTORE;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_int64(st, 1, now);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		goto fail;
+	if ((bs = tx_commit(s)) != BART_OK)
+		return bs;
+	if (s->dir[0] != '\0' && statvfs(s->dir, &vfs) == 0 &&
+	    vfs.f_bavail == 0)
+		return BART_ESTORE;
+	return BART_OK;
+fail:
+	log_warnx("sqlite probe: %s", sqlite3_errmsg(s->db));
+	tx_abort(s);
+	return BART_ESTORE;
 }

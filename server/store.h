@@ -41,6 +41,7 @@ bart_status	 store_group_commit(struct store *);
 int		 store_chat_since(struct store *, uint64_t, unsigned int,
 		    store_msg_cb, void *);
 int		 store_prune(struct store *, int64_t);
+bart_status	 store_probe(struct store *, int64_t);
 long long	 store_reqs_count(struct store *);
 int		 store_reqs_trim(struct store *, unsigned int);
 int		 store_chat_cap(struct store *, unsigned int);

@@ -205,9 +205,16 @@ expect_eq "make install exits 0" 0 "$?"
 want="etc/default/bart
 etc/init.d/bart
 usr/local/bin/bart_clnt
+usr/local/include/bart.h
+usr/local/include/rpcsvc/bart.h
+usr/local/include/rpcsvc/bart.x
+usr/local/lib/libbart.a
+usr/local/lib/libbart.so.0.1
+usr/local/lib/pkgconfig/bart.pc
 usr/local/lib/systemd/system/bart.service
 usr/local/sbin/bart_svc
 usr/local/share/man/man1/bart_clnt.1
+usr/local/share/man/man3/libbart.3
 usr/local/share/man/man8/bart_svc.8"
 expect_eq "make install: every file (no /etc/rpc, unit under the prefix)" \
     "$want" "$(cd "$DEST" && find . -type f | sed 's|^\./||' | sort)"

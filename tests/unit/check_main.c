@@ -17,6 +17,7 @@ main(void)
 	srunner_add_suite(sr, xdr_suite());
 	srunner_add_suite(sr, chat_suite());
 	srunner_add_suite(sr, drc_suite());
+	srunner_add_suite(sr, lib_suite());
 	srunner_add_suite(sr, util_suite());
 	srunner_add_suite(sr, limit_suite());
 	srunner_add_suite(sr, storecap_suite());

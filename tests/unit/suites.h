@@ -8,6 +8,7 @@ Suite	*args_suite(void);
 Suite	*chat_suite(void);
 Suite	*counter_suite(void);
 Suite	*drc_suite(void);
+Suite	*lib_suite(void);
 Suite	*limit_suite(void);
 Suite	*log_suite(void);
 Suite	*store_suite(void);

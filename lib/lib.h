@@ -1,0 +1,49 @@
+/*
+ * lib.h: libbart's insides shared by its modules (never installed):
+ * the handle, the call engine, and the error recorder.  Everything
+ * here is hidden: libbart is built with -fvisibility=hidden, and only
+ * what bart.h declares is exported.
+ */
+#ifndef LIBBART_LIB_H
+#define LIBBART_LIB_H
+
+#include <sys/socket.h>
+
+#include <rpc/rpc.h>
+#include <stdint.h>
+
+#include "bart.h"	/* lib/bart.h: the public API */
+#include "util.h"	/* common/util.h, and with it the rpcgen header */
+
+/* One RPC client to the server over one transport. */
+struct link {
+	CLIENT		*cl;
+	char		 netid[16];	/* netid in use */
+};
+
+struct bart {
+	struct link	 main;
+	struct link	 stream;	/* CHAT_SINCE after BART_EUSESTREAM */
+	char		 host[256];	/* the host in use */
+	char		 hosts[1024];	/* as given: one or a list */
+	char		 want[16];	/* netid asked for; "" auto */
+	unsigned int	 timeout_ms;
+	uint64_t	 client_id;	/* request identity */
+	uint64_t	 next_seq;
+	struct sockaddr_storage server;	/* the server's address */
+	socklen_t	 serverlen;	/* 0: AF_UNIX (this host) */
+	int		 err;
+	char		 msg[512];
+};
+
+int	lib_fail(struct bart *, int, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+int	lib_call(struct bart *, rpcproc_t, xdrproc_t, void *, xdrproc_t,
+	    void *, int);
+int	lib_reopen(struct bart *);
+void	lib_reqid(struct bart *, bart_reqid *);
+int	lib_status(struct bart *, bart_status);
+int	lib_since(struct bart *, uint64_t, unsigned int, chat_since_res *);
+int	lib_is_local(const char *);
+
+#endif
