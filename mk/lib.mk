@@ -77,12 +77,23 @@ install-lib: $(LIB_FILES) $(GEN_H)
 	$(INSTALL) -m 644 $(B)/bart.pc $(D_PC)/bart.pc
 	$(INSTALL) -m 644 man/libbart.3 $(DESTDIR)$(MANDIR)/man3/libbart.3
 
+# The files, then each directory install-lib made once it is empty,
+# walking up, as install.mk's uninstall does (same KEEP_DIRS).
 uninstall: uninstall-lib
 uninstall-lib:
 	rm -f $(D_INC)/bart.h $(D_INC)/rpcsvc/bart.x $(D_INC)/rpcsvc/bart.h \
 	    $(D_LIB)/$(LIB_REAL) $(D_LIB)/$(LIB_SO) $(D_LIB)/libbart.so \
 	    $(D_LIB)/libbart.a $(D_PC)/bart.pc \
 	    $(DESTDIR)$(MANDIR)/man3/libbart.3
+	@keep=" $(if $(DESTDIR),$(abspath $(DESTDIR)),$(foreach d,$(KEEP_DIRS) \
+	    /usr/include /usr/local/include,$(abspath $(d)))) "; \
+	for d in $(foreach d,$(D_INC)/rpcsvc $(D_PC) $(DESTDIR)$(MANDIR)/man3,$(abspath $(d))); do \
+	    while [ -n "$$d" ] && [ "$$d" != / ] && \
+		case "$$keep" in *" $$d "*) false ;; *) true ;; esac && \
+		rmdir "$$d" 2>/dev/null; do \
+		echo "rmdir $$d"; d=$${d%/*}; \
+	    done; \
+	done
 
 # The examples as a user builds them: from an installed copy (here a
 # DESTDIR tree), with pkg-config alone.  t_lib.sh runs them.
