@@ -49,7 +49,8 @@ util_status_str(bart_status st)
 		return "the callback program did not answer the server's probe "
 		    "(a firewall may drop the server's callbacks)";
 	case BART_ETOOMANY:
-		return "too many subscriptions from this host";
+		return "too many chat subscriptions (from this host, or on "
+		    "the server in all)";
 	case BART_ENOSUB:
 		return "no such subscription (or wrong token)";
 	case BART_EBADTOKEN:

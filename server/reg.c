@@ -10,6 +10,12 @@
  * there answers only for the netid it is asked over (local), and
  * libtirpc 1.3.3's rpcb_getaddr() leaks 16 bytes per call over tcp or
  * udp, which a check every 2 s for ever cannot afford.
+ *
+ * The periodic check runs on a thread of its own (reg_recheck() only
+ * wakes it): a stopped or hung rpcbind once froze the whole daemon
+ * (libtirpc's rpcbind calls wait up to 60 s), and the loop must never
+ * wait for rpcbind.  That thread talks to rpcbind with its own client
+ * and short timeouts, and no svc_* call.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -19,8 +25,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <rpc/rpc.h>
 #include <rpc/rpcb_prot.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +40,7 @@
 #include "reg.h"
 #include "util.h"
 
-#define RPCB_TIMEOUT_S	2		/* a DUMP from the local rpcbind */
+#define RPCB_TIMEOUT_MS	2000		/* a call to the local rpcbind */
 #define PROBE_MS	1000		/* NULLPROC to a registered address */
 
 struct reg_ent {
@@ -47,25 +55,30 @@ struct reg_ent {
 struct reg {
 	struct reg_ent		 ent[LISTEN_MAX];
 	int			 n;
+
+	/* The watcher thread; after reg_publish only it touches ent[]. */
+	pthread_t		 thr;
+	int			 running;
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	int			 kick;		/* under mu */
+	int			 quit;		/* under mu */
 };
 
-/*
- * rpcbind's whole table, asked over its AF_UNIX socket; 0, or -1 if
- * rpcbind cannot be reached.  Free *list with free_dump().
- */
-static int
-dump(rpcblist_ptr *list)
+static int	watch_start(struct reg *);
+
+/* A client of rpcbind over its AF_UNIX socket, or NULL. */
+static CLIENT *
+rpcb_local(void)
 {
 	struct sockaddr_un	 sun;
 	struct netconfig	*lnc;
 	struct netbuf		 nb;
-	struct timeval		 tv = { RPCB_TIMEOUT_S, 0 };
 	CLIENT			*cl = NULL;
-	int			 fd = -1, rc = -1;
+	int			 fd = -1;
 
-	*list = NULL;
 	if ((lnc = getnetconfigent("local")) == NULL)
-		return -1;
+		return NULL;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	strcpy(sun.sun_path, _PATH_RPCBINDSOCK);
@@ -79,15 +92,48 @@ dump(rpcblist_ptr *list)
 		goto out;
 	clnt_control(cl, CLSET_FD_CLOSE, NULL);
 	fd = -1;
-	if (clnt_call(cl, RPCBPROC_DUMP, XDR_VOID, NULL,
-	    (xdrproc_t)xdr_rpcblist_ptr, (char *)list, tv) == RPC_SUCCESS)
-		rc = 0;
 out:
-	if (cl != NULL)
-		clnt_destroy(cl);
 	if (fd != -1)
 		close(fd);
 	freenetconfigent(lnc);
+	return cl;
+}
+
+static struct timeval
+ms_tv(int ms)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	return tv;
+}
+
+/* rpcbind's whole table through CL; 0, or -1.  Free with free_dump(). */
+static int
+dump_on(CLIENT *cl, rpcblist_ptr *list)
+{
+	*list = NULL;
+	return clnt_call(cl, RPCBPROC_DUMP, XDR_VOID, NULL,
+	    (xdrproc_t)xdr_rpcblist_ptr, (char *)list,
+	    ms_tv(RPCB_TIMEOUT_MS)) == RPC_SUCCESS ? 0 : -1;
+}
+
+/*
+ * rpcbind's whole table, asked over its AF_UNIX socket; 0, or -1 if
+ * rpcbind cannot be reached.  Free *list with free_dump().
+ */
+static int
+dump(rpcblist_ptr *list)
+{
+	CLIENT	*cl;
+	int	 rc;
+
+	*list = NULL;
+	if ((cl = rpcb_local()) == NULL)
+		return -1;
+	rc = dump_on(cl, list);
+	clnt_destroy(cl);
 	return rc;
 }
 
@@ -282,6 +328,8 @@ reg_init(const struct listen_set *ls)
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
 	for (i = 0; i < ls->n; i++) {
 		for (j = 0; j < r->n; j++)
 			if (strcmp(r->ent[j].nconf->nc_netid,
@@ -349,6 +397,8 @@ reg_publish(struct reg *r)
 		}
 		re->registered = 1;
 	}
+	if (watch_start(r) == -1)
+		goto fail;
 	log_info("program %u version %u registered on %d transports",
 	    BART_PROG, BART_VERS, r->n);
 	return 0;
@@ -363,22 +413,70 @@ fail:
 }
 
 /*
+ * SET RE through CL, as rpcb_set() does over the local socket (rpcbind
+ * takes the owner from the socket's credentials), but with our timeout.
+ */
+static int
+set_on(CLIENT *cl, struct reg_ent *re)
+{
+	rpcb	 parms;
+	bool_t	 done = FALSE;
+	char	 none[1] = "";
+
+	parms.r_prog = BART_PROG;
+	parms.r_vers = BART_VERS;
+	parms.r_netid = re->nconf->nc_netid;
+	parms.r_addr = re->uaddr;
+	parms.r_owner = none;
+	if (clnt_call(cl, RPCBPROC_SET, (xdrproc_t)xdr_rpcb, (char *)&parms,
+	    (xdrproc_t)xdr_bool, (char *)&done, ms_tv(RPCB_TIMEOUT_MS)) !=
+	    RPC_SUCCESS)
+		return 0;
+	return done;
+}
+
+/* UNSET our program on RE's netid through CL; what rpcb_unset() does. */
+static int
+unset_on(CLIENT *cl, struct reg_ent *re)
+{
+	rpcb	 parms;
+	bool_t	 done = FALSE;
+	char	 none[1] = "";
+
+	parms.r_prog = BART_PROG;
+	parms.r_vers = BART_VERS;
+	parms.r_netid = re->nconf->nc_netid;
+	parms.r_addr = none;
+	parms.r_owner = none;
+	if (clnt_call(cl, RPCBPROC_UNSET, (xdrproc_t)xdr_rpcb, (char *)&parms,
+	    (xdrproc_t)xdr_bool, (char *)&done, ms_tv(RPCB_TIMEOUT_MS)) !=
+	    RPC_SUCCESS)
+		return 0;
+	return done;
+}
+
+/*
  * Put back what rpcbind lost: all of it after a restart without -w,
  * or single netids someone deleted (rpcinfo -d -T tcp).  An entry
  * that now names another address is someone else's: left alone, and
- * said once.
+ * said once.  On the watcher thread.
  */
-void
-reg_recheck(struct reg *r)
+static void
+recheck(struct reg *r)
 {
 	rpcblist_ptr	 list;
 	struct reg_ent	*re;
+	CLIENT		*cl;
 	rpcb		*m;
 	char		 redone[64];
 	int		 i, n = 0;
 
-	if (dump(&list) == -1)
+	if ((cl = rpcb_local()) == NULL)
 		return;			/* rpcbind down: try next time */
+	if (dump_on(cl, &list) == -1) {
+		clnt_destroy(cl);
+		return;
+	}
 	redone[0] = '\0';
 	for (i = 0; i < r->n; i++) {
 		re = &r->ent[i];
@@ -395,7 +493,7 @@ reg_recheck(struct reg *r)
 				re->taken = 0;
 			continue;
 		}
-		if (!rpcb_set(BART_PROG, BART_VERS, re->nconf, &re->nb))
+		if (!set_on(cl, re))
 			continue;
 		n++;
 		strncat(redone, " ", sizeof(redone) - strlen(redone) - 1);
@@ -403,34 +501,111 @@ reg_recheck(struct reg *r)
 		    sizeof(redone) - strlen(redone) - 1);
 	}
 	free_dump(&list);
+	clnt_destroy(cl);
 	if (n > 0)
 		log_info("rpcbind had lost our registration on%s; "
 		    "registered again", redone);
 }
 
-/* Unregister the entries that are still ours, and forget them. */
+static void *
+watch_main(void *arg)
+{
+	struct reg	*r = arg;
+
+	pthread_mutex_lock(&r->mu);
+	for (;;) {
+		while (!r->kick && !r->quit)
+			pthread_cond_wait(&r->cv, &r->mu);
+		if (r->quit)
+			break;
+		r->kick = 0;
+		pthread_mutex_unlock(&r->mu);
+		recheck(r);
+		pthread_mutex_lock(&r->mu);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+/* Start the watcher; signals stay with the main thread. */
+static int
+watch_start(struct reg *r)
+{
+	sigset_t	all, old;
+	int		rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&r->thr, NULL, watch_main, r);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		errno = rc;
+		log_warn("cannot start the rpcbind watcher");
+		return -1;
+	}
+	r->running = 1;
+	return 0;
+}
+
+/*
+ * Time for the periodic check (the loop calls this every 2 s).  Never
+ * waits: it wakes the watcher, and a check still running (rpcbind slow
+ * to answer) absorbs the request.
+ */
+void
+reg_recheck(struct reg *r)
+{
+	if (r == NULL || !r->running)
+		return;
+	pthread_mutex_lock(&r->mu);
+	r->kick = 1;
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/*
+ * Unregister the entries that are still ours, and forget them.  With
+ * short timeouts: a hung rpcbind must not hold up a stop for minutes.
+ */
 void
 reg_exit(struct reg *r)
 {
 	rpcblist_ptr	 list = NULL;
 	struct reg_ent	*re;
+	CLIENT		*cl;
 	rpcb		*m;
-	int		 i, known;
+	int		 i, known = 0, any = 0;
 
 	if (r == NULL)
 		return;
-	known = dump(&list) == 0;
+	if (r->running) {		/* ORDER: before ent[] is ours again */
+		pthread_mutex_lock(&r->mu);
+		r->quit = 1;
+		pthread_cond_signal(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+		pthread_join(r->thr, NULL);
+		r->running = 0;
+	}
+	if ((cl = rpcb_local()) != NULL)
+		known = dump_on(cl, &list) == 0;
 	for (i = 0; i < r->n; i++) {
 		re = &r->ent[i];
-		if (re->registered && (!known ||
-		    ((m = find(list, re->nconf->nc_netid)) != NULL &&
-		    strcmp(m->r_addr, re->uaddr) == 0)) &&
-		    !rpcb_unset(BART_PROG, BART_VERS, re->nconf))
+		any |= re->registered;
+		if (re->registered && known &&
+		    (m = find(list, re->nconf->nc_netid)) != NULL &&
+		    strcmp(m->r_addr, re->uaddr) == 0 && !unset_on(cl, re))
 			log_warnx("could not unregister %s",
 			    re->nconf->nc_netid);
 		free(re->uaddr);
 		freenetconfigent(re->nconf);
 	}
+	if (any && !known)
+		log_warnx("rpcbind did not answer: registrations of program "
+		    "%u left in place", BART_PROG);
 	free_dump(&list);
+	if (cl != NULL)
+		clnt_destroy(cl);
+	pthread_cond_destroy(&r->cv);
+	pthread_mutex_destroy(&r->mu);
 	free(r);
 }

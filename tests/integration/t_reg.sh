@@ -287,4 +287,48 @@ stale_ok() {
 }
 check "stale entries replaced (logged), removed again at SIGTERM" stale_ok
 
+# --- a stopped rpcbind never stalls the daemon ---------------------------
+# The client's fast path for this host goes straight to the default
+# socket, so it needs no rpcbind; the daemon's 2 s check must not make
+# it wait either.
+mkdir -p /run/bart
+"$SVC" -f -S "$T/state" -p "$T/h.pid" -s /run/bart/bart_svc.sock \
+    2>>"$T/h.log" &
+H=$!
+track $H
+wait_for 10 netids_are "$all"
+kill -STOP "$RPCBIND_PID"
+hung_ok() {
+	local i t0 ms max=0 bad=0
+	for i in $(seq 12); do
+		t0=$(date +%s%N)
+		[ "$(clnt -T local -t 5 localhost count 0 2>&1)" = \
+		    "I was called 3 times." ] || bad=$((bad + 1))
+		ms=$((($(date +%s%N) - t0) / 1000000))
+		[ $ms -gt $max ] && max=$ms
+		sleep 0.25
+	done
+	echo "rpcbind stopped: 12 calls over 3 s, slowest $max ms, $bad failed"
+	[ $bad = 0 ] && [ $max -lt 1500 ]
+}
+check "rpcbind stopped: every call answered within 1.5 s" hung_ok
+sed 's/^/# /' "$T/why"
+t0=$(date +%s%N)
+kill -TERM $H
+exit_ok() {
+	local i
+	for i in $(seq 200); do
+		kill -0 $H 2>/dev/null || break
+		sleep 0.05
+	done
+	! kill -0 $H 2>/dev/null || { echo "still running after 10 s"; return 1; }
+	echo "stopped in $((($(date +%s%N) - t0) / 1000000)) ms"
+	grep -q "rpcbind did not answer: registrations of program $PROG left" \
+	    "$T/h.log" || { echo "not logged"; return 1; }
+}
+check "SIGTERM with rpcbind stopped: exits within 10 s, says what it left" exit_ok
+sed -n 's/^stopped/# stopped/p' "$T/why"
+kill -CONT "$RPCBIND_PID"
+wait $H 2>/dev/null
+
 finish
