@@ -70,12 +70,15 @@ static const char *const t_name[NT] = { "tcp", "udp", "local" };
 
 /*
  * Per-second work, left out of per-call figures: bart's housekeeping
- * (svc.c; inlined, so its callees are named too) and its rpcbind
- * re-check.  None of them runs on a call's path.  -X replaces the list.
+ * and serve_tick (svc.c; housekeeping is inlined, so its callees are
+ * named too), its rpcbind re-check every 2 s; names from before the
+ * serve.c loop too (svc_recheck ... __svc_clean_idle).  None of them
+ * runs on a call's path.  -X replaces the list.
  */
 static const char	*timer_default =
-    "housekeeping,svc_recheck,rpcb_getaddr,push_reap,store_prune,"
-    "store_reqs_trim,conns_sweep,__svc_clean_idle";
+    "housekeeping,serve_tick,reg_recheck,push_reap,store_check,"
+    "store_chat_cap,store_prune,store_reqs_trim,conns_sweep,"
+    "svc_recheck,rpcb_getaddr,__svc_clean_idle";
 static char		*timer_fns[32];
 
 /* What a server executed in one window. */
