@@ -466,7 +466,7 @@ static int
 conn_read(struct conn *c)
 {
 	unsigned char	*n;
-	size_t		 body, used;
+	size_t		 body, used, room;
 	ssize_t		 r;
 	int		 rc;
 
@@ -480,7 +480,8 @@ conn_read(struct conn *c)
 			c->in = n;
 			c->incap = c->incap ? c->incap * 2 : 8192;
 		}
-		r = recv(c->fd, c->in + c->inlen, c->incap - c->inlen, 0);
+		room = c->incap - c->inlen;
+		r = recv(c->fd, c->in + c->inlen, room, 0);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1 && errno == EAGAIN)
@@ -488,6 +489,9 @@ conn_read(struct conn *c)
 		if (r <= 0)
 			return -1;
 		c->inlen += (size_t)r;
+		/* Short read: drained (epoll says when more comes). */
+		if ((size_t)r < room)
+			break;
 	}
 	while (!c->deaf && (rc = record_at(c, &body, &used)) != 0) {
 		if (rc == -1)
