@@ -13,9 +13,12 @@
  * is installed as <rpcsvc/bart.x> and its rpcgen header <rpcsvc/bart.h>
  * for those who want the raw calls; this header does not need them.
  *
- * Threads: a handle (struct bart) and a chat session belong to one
- * thread at a time; different handles may be used from different
- * threads at once.  bart_strerror() and bart_escape() are thread-safe.
+ * Threads (stated per function below): a handle (struct bart) and a
+ * chat session belong to one thread at a time; different handles may
+ * be used from different threads at once (libtirpc's rpc_createerr is
+ * per thread).  bart_strerror() and bart_escape() are thread-safe.
+ * The library installs no signal handler: ignore SIGPIPE (libtirpc's
+ * sockets may raise it).
  */
 #ifndef LIBBART_H
 #define LIBBART_H
@@ -116,19 +119,30 @@ struct bart_health {
  * NULL for the fastest that works (local for this host, else tcp).
  * TIMEOUT_MS bounds each call, resends included.  *BP is set even on
  * failure (NULL only without memory) so bart_errmsg() can say why;
- * bart_close() it in every case.  Thread-safe (on distinct handles).
+ * bart_close() it in every case.  Thread-safe: any thread may open a
+ * handle; the handle then belongs to that thread (or one at a time).
  */
 int		 bart_open(struct bart **bp, const char *host,
 		    const char *netid, unsigned int timeout_ms);
+/* Thread: the handle's owner; also after a failed open. */
 void		 bart_close(struct bart *);
 
-/* The last error of B in words, with host and transport; never NULL. */
+/*
+ * The last error of B in words, with host and transport; never NULL.
+ * Thread: the handle's owner (the text changes with the next call).
+ */
 const char	*bart_errmsg(const struct bart *b);
-/* An error number in words (no context); never NULL. */
+/* An error number in words (no context); never NULL.  Thread-safe. */
 const char	*bart_strerror(int err);
-const char	*bart_host(const struct bart *);	/* as found */
-const char	*bart_netid(const struct bart *);	/* in use */
+/* The host and transport in use.  Thread: the handle's owner. */
+const char	*bart_host(const struct bart *);
+const char	*bart_netid(const struct bart *);
 
+/*
+ * The calls.  Thread: each on its handle's owner thread, at most one
+ * call per handle at a time; they block for at most the handle's
+ * timeout (connecting again within it after a broken connection).
+ */
 /* NULLPROC; *RTT_US (may be NULL) gets the round trip. */
 int		 bart_ping(struct bart *, uint64_t *rtt_us);
 /*
@@ -158,10 +172,18 @@ int		 bart_health(struct bart *, struct bart_health *);
  * Escape S for a terminal or a log into BUF (LEN bytes, always
  * terminated): C0, DEL, C1 and invalid UTF-8 become \xNN.  Returns the
  * length written.  Print nothing received from a server without it.
+ * Thread-safe.
  */
 size_t		 bart_escape(const char *s, char *buf, size_t len);
 
-/* ---- chat --------------------------------------------------------------- */
+/*
+ * ---- chat ---------------------------------------------------------------
+ * Thread: a session and its handle belong to one thread, which calls
+ * every bart_chat_* function; the callbacks run on it, from inside
+ * bart_chat_process, bart_chat_send and bart_chat_leave.  Callbacks
+ * must not call bart_chat_leave.  Sessions on different handles may
+ * run on different threads.
+ */
 
 struct bart_chat;
 

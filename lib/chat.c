@@ -59,6 +59,7 @@ struct bart_chat {
 	unsigned char		 token[BART_TOKEN_LEN];
 	int			 subscribed;
 	int			 gap;		/* a DELIVER skipped ahead */
+	int			 in_deliver;	/* inside the DELIVER handler */
 	uint64_t		 probe_deadline, next_renew, next_poll;
 	uint64_t		 next_resub, next_rereg;
 	struct pending		 pend[MAX_PENDING];
@@ -136,8 +137,10 @@ on_deliver(void *arg, const deliver_args *a)
 		return BART_EBADTOKEN;
 	if (ch->st == CS_PROBING)
 		now_active(ch);
+	ch->in_deliver = 1;	/* a line sent from cbs.msg only queues */
 	if (take(ch, a->msgs.msgs_val, a->msgs.msgs_len))
 		ch->gap = 1;
+	ch->in_deliver = 0;
 	return BART_OK;
 }
 
@@ -318,7 +321,9 @@ bart_chat_send(struct bart_chat *ch, const char *line)
 	if ((ch->pend[ch->npend].text = strdup(line)) == NULL)
 		return lib_fail(ch->b, BART_ERR_NOMEM, "out of memory");
 	ch->npend++;
-	flush_pending(ch);
+	/* Never a call to the server while the server waits for our reply. */
+	if (!ch->in_deliver)
+		flush_pending(ch);
 	return 0;
 }
 

@@ -122,6 +122,15 @@ expect_eq "stats json: subscribers" 0 "$(jqf .subscribers)"
 prom=$(clnt -o json localhost stats | jq -r '"bart_counter \(.counter)\nbart_messages \(.messages)\nbart_subscribers \(.subscribers)\nbart_uptime_seconds \(.uptime)"')
 expect_eq "README's Prometheus line" "bart_counter $total" "$(echo "$prom" | head -1)"
 
+# A message too long for a bounded UDP reply: the server says "use a
+# stream" (BART_EUSESTREAM) and the library asks again over tcp.
+long=$(head -c 500 /dev/zero | tr '\0' L)
+clnt localhost say longy "$long" >/dev/null
+expect_run "history -T udp of a long message: retried over tcp" 0 "\[longy\] $long\$" "" \
+    clnt -T udp localhost history -n 1
+expect_run "history -T udp -o json: the same message" 0 "\"text\":\"$long\"" "" \
+    clnt -T udp -o json localhost history -n 1
+
 # --- what the server sends is escaped -------------------------------------
 # Rows the server would refuse today, as an older daemon stored them.
 stop_svc
