@@ -71,13 +71,14 @@ static const char *const t_name[NT] = { "tcp", "udp", "local" };
 /*
  * Per-second work, left out of per-call figures: bart's housekeeping
  * and serve_tick (svc.c; housekeeping is inlined, so its callees are
- * named too), its rpcbind re-check every 2 s; names from before the
- * serve.c loop too (svc_recheck ... __svc_clean_idle).  None of them
- * runs on a call's path.  -X replaces the list.
+ * named too), and its rpcbind re-check every 2 s (reg.c's watcher
+ * thread, watch_main); names from before the serve.c loop too
+ * (svc_recheck ... __svc_clean_idle).  None of them runs on a call's
+ * path.  -X replaces the list.
  */
 static const char	*timer_default =
-    "housekeeping,serve_tick,reg_recheck,push_reap,store_check,"
-    "store_chat_cap,store_prune,store_reqs_trim,conns_sweep,"
+    "housekeeping,serve_tick,reg_recheck,watch_main,recheck,push_reap,"
+    "store_check,store_chat_cap,store_prune,store_reqs_trim,conns_sweep,"
     "svc_recheck,rpcb_getaddr,__svc_clean_idle";
 static char		*timer_fns[32];
 
@@ -86,12 +87,14 @@ struct cost {
 	double		 ir, sys;	/* everything */
 	double		 xir, xsys;	/* of it, in timer_fns */
 	double		 vsys;		/* syscalls only valgrind makes */
+	double		 commits;	/* calls into commit_fn */
 	double		 secs;		/* wall time of the window */
 };
 
 struct fig {
 	int		 done;
 	double		 ir, sys;	/* per call */
+	double		 per_commit;	/* calls per commit; 0: none */
 };
 
 struct srv {
@@ -253,6 +256,14 @@ static const char *const vdso_fns[] = {
 
 #define FN_TIMER	1
 #define FN_VDSO		2
+#define FN_COMMIT	4
+
+/*
+ * Called once per SQLite write transaction (the commit writes its
+ * pages to the WAL): group commit shows as calls per commit.  -C
+ * names another.
+ */
+static const char	*commit_fn = "sqlite3WalFrames";
 
 static int
 in_list(const char *const *list, const char *name, size_t len)
@@ -275,7 +286,9 @@ fn_flags(const char *name, size_t len)
 	if ((at = memchr(name, '@', len)) != NULL)
 		base = (size_t)(at - name);
 	return (in_list((const char *const *)timer_fns, name, len) ?
-	    FN_TIMER : 0) | (in_list(vdso_fns, name, base) ? FN_VDSO : 0);
+	    FN_TIMER : 0) | (in_list(vdso_fns, name, base) ? FN_VDSO : 0) |
+	    (strlen(commit_fn) == len && strncmp(commit_fn, name, len) == 0 ?
+	    FN_COMMIT : 0);
 }
 
 /*
@@ -342,6 +355,7 @@ dump_parse(const char *path, struct cost *c)
 	FILE		*f;
 	int		 npos = 1, cir = 0, csys = -1, cur = 0, callee = 0;
 	int		 in_call = 0, i;
+	long		 ncalls = 0;
 
 	memset(c, 0, sizeof(*c));
 	if ((f = fopen(path, "r")) == NULL)
@@ -368,6 +382,7 @@ dump_parse(const char *path, struct cost *c)
 			callee = fn_ref(line + 4, &ex, &nex);
 		} else if (strncmp(line, "calls=", 6) == 0) {
 			in_call = 1;
+			ncalls = strtol(line + 6, NULL, 10);
 		} else if (isdigit((unsigned char)line[0]) ||
 		    line[0] == '+' || line[0] == '-' || line[0] == '*') {
 			for (p = line, i = 0; i < npos; i++)
@@ -379,6 +394,8 @@ dump_parse(const char *path, struct cost *c)
 					c->xsys += csys >= 0 ?
 					    column(p, csys) : 0;
 				}
+				if ((callee & FN_COMMIT) && !(cur & FN_COMMIT))
+					c->commits += (double)ncalls;
 			} else if ((cur & FN_VDSO) && csys >= 0) {
 				c->vsys += column(p, csys);
 			}
@@ -668,6 +685,7 @@ per_call(const struct cost *w, const struct cost *e, int n, struct fig *f)
 	f->ir = ((w->ir - w->xir) - (e->ir - e->xir)) / n;
 	f->sys = ((w->sys - w->xsys - w->vsys) -
 	    (e->sys - e->xsys - e->vsys)) / n;
+	f->per_commit = w->commits > 0 ? n / w->commits : 0;
 	f->done = 1;
 }
 
@@ -826,6 +844,7 @@ row(const char *label, const char *what, struct fig *fs, struct fig *fb)
 	    fs->ir > 0 ? fb->ir / fs->ir : 0, "x");
 	put(8, 2, fs->done, fs->sys, "");
 	put(8, 2, fb->done, fb->sys, "");
+	put(8, 2, fb->done && fb->per_commit > 0, fb->per_commit, "");
 	say("\n");
 	for (w = 0; w < NSRV; w++) {
 		if (!f[w]->done)
@@ -834,6 +853,10 @@ row(const char *label, const char *what, struct fig *fs, struct fig *fb)
 		tsv(key, f[w]->ir, "instr/call");
 		fig_key(key, sizeof(key), w, what, ".syscalls");
 		tsv(key, f[w]->sys, "syscalls/call");
+		if (f[w]->per_commit > 0) {
+			fig_key(key, sizeof(key), w, what, ".calls_per_commit");
+			tsv(key, f[w]->per_commit, "calls");
+		}
 	}
 	if (fs->done && fb->done && fs->ir > 0) {
 		snprintf(key, sizeof(key), "cg.%s.bart_vs_stock", what);
@@ -867,8 +890,8 @@ report(void)
 	double		 r;
 	int		 ii, t, k;
 
-	say("\n%-30s %9s %9s %9s %8s %8s\n", "instructions per call",
-	    "stock", "bart", "x stock", "sys stk", "sys bart");
+	say("\n%-30s %9s %9s %9s %8s %8s %8s\n", "instructions per call",
+	    "stock", "bart", "x stock", "sys stk", "sys bart", "calls/tx");
 	for (ii = 0; ii < NIDLE; ii++)
 		for (t = 0; t < G.nt; t++)
 			for (k = 0; k < NKIND; k++) {
@@ -958,11 +981,12 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: bart_cgbench [-qak] -b BINDIR [-o OUTDIR] "
-	    "[-c COMMIT] [-n CALLS] [-i IDLE] [-X FN,FN...]\n"
+	    "[-c COMMIT] [-n CALLS] [-i IDLE] [-X FN,...] [-C FN]\n"
 	    "  -q  quick: tcp only, fewer calls\n"
 	    "  -a  append to OUTDIR/results.tsv (bart_bench wrote it)\n"
 	    "  -k  keep each window's dump in OUTDIR/callgrind/\n"
 	    "  -X  functions whose calls count as timer work, not per call\n"
+	    "  -C  the function called once per commit (calls/tx column)\n"
 	    "Run it through bench/run.sh: it needs its own namespace "
 	    "and rpcbind.\n");
 	exit(64);
@@ -981,7 +1005,7 @@ main(int argc, char **argv)
 	G.idle = 500;
 	G.valgrind = "valgrind";
 	timer_list(timer_default);
-	while ((c = getopt(argc, argv, "qakb:o:c:n:i:X:")) != -1) {
+	while ((c = getopt(argc, argv, "qakb:o:c:n:i:X:C:")) != -1) {
 		switch (c) {
 		case 'q':
 			G.quick = 1;
@@ -1009,6 +1033,9 @@ main(int argc, char **argv)
 			break;
 		case 'X':
 			timer_list(optarg);
+			break;
+		case 'C':
+			commit_fn = optarg;
 			break;
 		default:
 			usage();
@@ -1049,7 +1076,8 @@ main(int argc, char **argv)
 	    "");
 	say("per call = (window of N calls - empty window) / N, all server "
 	    "threads, the client\nnative; bart's per-second timer work left "
-	    "out (method: bench/callgrind.c)\n");
+	    "out; syscalls as made natively (with the\nvDSO); calls/tx: "
+	    "bart's calls per SQLite commit (method: bench/callgrind.c)\n");
 	for (ii = 0; ii < NIDLE; ii++)
 		for (w = 0; w < NSRV; w++) {
 			if (elapsed_s(G.t0) > G.budget) {
