@@ -68,6 +68,8 @@ check_sum() {
 	got=$(db_counter "$db")
 	expect_eq "$desc: counter == acknowledged sum ($ACKED), nothing unresolved" \
 	    "$ACKED 0" "$got $(cat "$T/unres")" || cat "$T"/load.* | sed 's/^/#   /'
+	for n in "$@"; do cat "$T/load.$n"; done | awk '{ k += $8; v += $10 }
+	    END { printf "# %s: %d BART_EUNKNOWN and %d BART_EUNAVAIL answers, each resent with its identity until answered\n", d, k, v }' d="$desc"
 }
 
 # ---- PostgreSQL stopped for 10 s under load --------------------------------

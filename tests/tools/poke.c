@@ -17,8 +17,9 @@
  *                                        identity (next host on failure)
  *                                        until answered or SECS pass;
  *                                        prints "acked A unresolved U
- *                                        resent R"; N 0: until the file
- *                                        $POKE_STOP exists
+ *                                        resent R unknown K unavail V"
+ *                                        (K, V: such answers); N 0: until
+ *                                        the file $POKE_STOP exists
  *
  * $POKE_NETTYPE names the netid to use (default tcp).
  * Prints the status in words and its number; exit 0 if the call got an
@@ -288,6 +289,7 @@ do_countloop(char *hosts, long n, long secs)
 	count_res	 r;
 	struct timeval	 tv = { 2, 0 };
 	long		 i, acked = 0, unresolved = 0, resent = 0;
+	long		 unknown = 0, unavail = 0;
 	int		 nh = 0, cur = 0, done;
 	uint64_t	 until;
 	const char	*stop = getenv("POKE_STOP");
@@ -322,8 +324,11 @@ do_countloop(char *hosts, long n, long secs)
 			} else if (r.status == BART_OK) {
 				done = 1;
 				acked++;
-			} else if (r.status != BART_EUNAVAIL &&
-			    r.status != BART_EUNKNOWN) {
+			} else if (r.status == BART_EUNKNOWN) {
+				unknown++;
+			} else if (r.status == BART_EUNAVAIL) {
+				unavail++;
+			} else {
 				print_status("count", r.status);
 				done = 1;
 			}
@@ -342,8 +347,8 @@ do_countloop(char *hosts, long n, long secs)
 	}
 	if (cl != NULL)
 		clnt_destroy(cl);
-	printf("acked %ld unresolved %ld resent %ld\n", acked, unresolved,
-	    resent);
+	printf("acked %ld unresolved %ld resent %ld unknown %ld unavail %ld\n",
+	    acked, unresolved, resent, unknown, unavail);
 	return 0;
 }
 
