@@ -197,8 +197,9 @@ parse_args(struct env *e, struct listen_conf *lc, int argc, char **argv)
 		case O_LISTEN:
 			if (listen_add_addr(lc, optarg) == -1) {
 				fprintf(stderr, "bart_svc: --listen: '%s' is "
-				    "not a numeric IPv4 or IPv6 address (or "
-				    "more than %d)\n", optarg, LISTEN_ADDRS);
+				    "not a numeric IPv4 or IPv6 address, or a "
+				    "repeat, or more than %d\n", optarg,
+				    LISTEN_ADDRS);
 				exit(64);
 			}
 			break;

@@ -86,14 +86,22 @@ parse_addr(const char *s, struct addr *a)
 	return 0;
 }
 
-/* Add a --listen address; -1 if it is not a numeric address or too many. */
+/*
+ * Add a --listen address; -1 if it is not a numeric address, a repeat
+ * (its second bind would fail), or one too many.
+ */
 int
 listen_add_addr(struct listen_conf *lc, const char *s)
 {
-	struct addr	a;
+	struct addr	a, b;
+	int		i;
 
 	if (lc->naddrs == LISTEN_ADDRS || parse_addr(s, &a) == -1)
 		return -1;
+	for (i = 0; i < lc->naddrs; i++)
+		if (parse_addr(lc->addrs[i], &b) == 0 && memcmp(&a, &b,
+		    sizeof(a)) == 0)
+			return -1;
 	lc->addrs[lc->naddrs++] = s;
 	return 0;
 }

@@ -92,6 +92,8 @@ expect_run "--transports: unknown name" 64 "" "not a list of tcp" \
     "$SVC" -f --transports tcp,sctp
 expect_run "--listen: not an address" 64 "" "not a numeric IPv4 or IPv6" \
     "$SVC" -f --listen example.org
+expect_run "--listen: the same address twice" 64 "" "or a repeat" \
+    "$SVC" -f --listen 127.0.0.1 --listen 127.0.0.1
 expect_run "--transports tcp6 without an IPv6 --listen address" 1 "" \
     "tcp6: no IPv6 --listen address" \
     timeout 10 "$SVC" -f -S "$T/v6" -p "$T/v6.pid" -s "$T/v6.sock" \
