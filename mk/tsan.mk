@@ -15,6 +15,7 @@ tsan:
 	    build/tsan/bart_poke build/tsan/bart_raw
 
 tsan-check: tsan $(B)/bart_subsim
-	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 \
+	    suppressions=$(CURDIR)/tests/tsan.supp" \
 	    build/tsan/check_bart
 	tests/integration/run.sh build/tsan $(TSAN_TESTS)

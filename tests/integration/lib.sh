@@ -17,7 +17,10 @@ TNAME=$(basename "$0" .sh)
 export ASAN_OPTIONS="log_path=$T/asan:detect_leaks=1:abort_on_error=0:fast_unwind_on_malloc=0"
 export UBSAN_OPTIONS="log_path=$T/asan:print_stacktrace=1:halt_on_error=1"
 # The ThreadSanitizer tree (mk/tsan.mk) reports here too; finish() fails on it.
-export TSAN_OPTIONS="log_path=$T/asan:second_deadlock_stack=1"
+TSAN_OPTIONS="log_path=$T/asan:second_deadlock_stack=1"
+[ -f "$(dirname "$0")/../tsan.supp" ] &&
+	TSAN_OPTIONS="$TSAN_OPTIONS:suppressions=$(cd "$(dirname "$0")/.." && pwd)/tsan.supp"
+export TSAN_OPTIONS
 if [ -f "$(dirname "$0")/../lsan.supp" ]; then
 	export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")/.." && pwd)/lsan.supp:print_suppressions=0"
 fi
