@@ -92,6 +92,10 @@ expect_run "options after HOST" 0 "bart is alive \(udp," "" clnt localhost -T ud
 expect_run "count -5 after HOST is the command's, not an option" 65 "" "must not be negative" \
     clnt localhost count -5
 expect_run "-t 0 refused" 64 "" "timeout" clnt -t 0 localhost ping
+expect_run "a host list: the first that answers" 0 "^I was called" "" \
+    clnt -t 2 no.such.host.invalid,localhost count 0
+expect_run "a host list where none answers: the last one's words" 68 "" "unknown host" \
+    clnt -t 2 localhost.invalid,no.such.host.invalid count 0
 expect_run "-o xml refused" 64 "" "text or json" clnt -o xml localhost ping
 
 # --- JSON ---------------------------------------------------------------
