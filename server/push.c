@@ -1249,6 +1249,13 @@ call_done(struct push *p, struct sub *s, size_t len, uint64_t newest)
 		}
 		port = uaddr_port(uaddr);
 		xdr_free((xdrproc_t)xdr_wrapstring, (char *)&uaddr);
+		/*
+		 * Close with a reset: we close first, and a TIME_WAIT per
+		 * lookup would pile up (60 s each) when many subscribers
+		 * reconnect to the same rpcbind.
+		 */
+		setsockopt(s->fd, SOL_SOCKET, SO_LINGER,
+		    &(struct linger){ 1, 0 }, sizeof(struct linger));
 		step_probe(p, s, port);
 		break;
 	case STEP_PROBE:
