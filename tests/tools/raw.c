@@ -2,10 +2,13 @@
  * raw.c: a hostile ONC RPC peer for bart's tests.  It builds calls by
  * hand and speaks over its own sockets (UDP, TCP with record marking,
  * AF_UNIX), never through libtirpc's client, so it can send what a
- * well-behaved client never would.  Loopback only; every loop is
- * bounded in count and time.
+ * well-behaved client never would.  This host only (-a must name one
+ * of its own addresses, 127.0.0.1 by default); every loop is bounded
+ * in count and time.
  *
- *   bart_raw [-p PORT] [-s SOCK] [-b SRCADDR] [-t MS] COMMAND ...
+ *   bart_raw [-U] [-p PORT] [-s SOCK] [-b SRCADDR] [-a DSTADDR] [-t MS] CMD
+ *
+ * -U sends UDP calls with sendto() from an unconnected socket.
  *
  *   rpcbomb udp|tcp|local        CHAT_SEND declaring a 2 GB name, then text
  *   malformed udp|tcp|local N    N calls with truncated or malformed args
@@ -18,6 +21,13 @@
  *   subflood N PROG tcp|local    N SUBSCRIBEs on one connection
  *   cbserve PROG answer|mute SECS  register PROG (tcp) with rpcbind and
  *                                answer every call, or never answer
+ *   noread tcp|local N SECS      N connections pipelining CHAT_SINCE
+ *                                without ever reading a reply
+ *   count CLIENT SEQ UP udp|tcp|local  COUNT with this request identity
+ *   dupcall N count|subscribe PROG  one UDP call sent N times with the
+ *                                same xid; are all the replies the same?
+ *   since udp|tcp|local SEQ MAX [PAD]  CHAT_SINCE (over UDP padded with
+ *                                PAD bytes); prints sizes and status
  *
  * Replies are printed by their RPC-level name: SUCCESS (with the
  * bart_status of the result), PROG_UNAVAIL, PROG_MISMATCH, PROC_UNAVAIL,
@@ -52,6 +62,9 @@
 static int		 opt_port;
 static const char	*opt_sock;
 static const char	*opt_src;
+static const char	*opt_dst = "127.0.0.1";
+static int		 opt_unconn;		/* -U: UDP with sendto */
+static struct sockaddr_in udp_to;
 static int		 opt_tmo = 2000;	/* ms to wait for a reply */
 static uint32_t		 next_xid;
 
@@ -215,7 +228,12 @@ xopen(const char *kind)
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons((uint16_t)port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	inet_pton(AF_INET, opt_dst, &sin.sin_addr);
+	if (dgram && opt_unconn) {
+		/* Unconnected: the kernel's socket table shows no address. */
+		udp_to = sin;
+		return fd;
+	}
 	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
 		close(fd);
 		return -1;
@@ -258,6 +276,9 @@ xsend(int fd, const struct buf *b)
 	static unsigned char	out[MAXMSG + 4];
 	uint32_t		rm;
 
+	if (is_dgram(fd) && opt_unconn)
+		return sendto(fd, b->b, b->n, 0, (struct sockaddr *)&udp_to,
+		    sizeof(udp_to)) == (ssize_t)b->n ? 0 : -1;
 	if (is_dgram(fd))
 		return send(fd, b->b, b->n, 0) == (ssize_t)b->n ? 0 : -1;
 	/* One write: a separate 4-byte mark would meet Nagle's delay. */
@@ -513,7 +534,7 @@ static const char *const cases[] = {
 	"random", "rpcvers", "reply", "wrongprog", "wrongvers", "badproc",
 	"badargs", "authflavor", "authsys", "authgss", "bigcred", "bigverf",
 	"hugefrag", "hugefraglast", "zerofrag", "tinyfrags", "frags4", "bytewise",
-	"pipelined", NULL
+	"pipelined", "frags3", "overcap", NULL
 };
 
 /* Write a valid call as a record of SZ-byte fragments. */
@@ -640,6 +661,41 @@ cmd_garbage(const char *what, const char *kind)
 				break;
 		write_all(fd, b.b, b.n);
 		return report_raw(fd, what);
+	} else if (strcmp(what, "frags3") == 0 ||
+	    strcmp(what, "overcap") == 0) {
+		/*
+		 * frags3: a STATS call in three fragments (RFC 5531 sec. 11).
+		 * overcap: a NULLPROC call padded to 17 KB in three
+		 * fragments, over the 16 KB record cap.
+		 */
+		struct buf	all;
+		size_t		part, cut[3], at = 0;
+
+		bart_call(&b, strcmp(what, "frags3") == 0 ? STATS : NULLPROC);
+		if (strcmp(what, "overcap") == 0) {
+			memset(b.b + b.n, 0, 17 * 1024);
+			b.n += 17 * 1024;
+		}
+		part = b.n / 3;
+		cut[0] = part;
+		cut[1] = part;
+		cut[2] = b.n - 2 * part;
+		all.n = 0;
+		for (n = 0; n < 3; n++) {
+			put32(&all, (n == 2 ? LAST_FRAG : 0) | (uint32_t)cut[n]);
+			memcpy(all.b + all.n, b.b + at, cut[n]);
+			all.n += cut[n];
+			at += cut[n];
+		}
+		if (write_all(fd, all.b, all.n) == -1 ||
+		    (rc = xrecv(fd, &r, opt_tmo)) != 0)
+			printf("%s: %s\n", what, "closed");
+		else {
+			describe(&r, desc, sizeof(desc), &off);
+			printf("%s: %s\n", what, desc);
+		}
+		close(fd);
+		return 0;
 	} else if (strcmp(what, "tinyfrags") == 0 ||
 	    strcmp(what, "frags4") == 0 || strcmp(what, "bytewise") == 0) {
 		bart_call(&b, STATS);
@@ -1023,6 +1079,200 @@ cmd_cbserve(uint32_t prog, int answer, int secs)
 	return 0;
 }
 
+/* ---- the loop under pressure ------------------------------------------ */
+
+/*
+ * N connections that pipeline CHAT_SINCE(0, 64) calls as fast as the
+ * sockets take them and never read a reply, for SECS seconds.  Prints
+ * how many calls went out and how many connections the server closed.
+ */
+static int
+cmd_noread(const char *kind, int n, int secs)
+{
+	struct buf	 b;
+	unsigned char	 rec[64 * 70];
+	uint32_t	 rm;
+	uint64_t	 end, sent = 0;
+	int		*fds, *dead, i, k, open_n = 0, closed = 0;
+	ssize_t		 w;
+	size_t		 len = 0;
+
+	if (n < 1 || n > 10000 || (fds = calloc((size_t)n, sizeof(int))) ==
+	    NULL || (dead = calloc((size_t)n, sizeof(int))) == NULL)
+		return 1;
+	raise_nofile();
+	for (k = 0; k < 64; k++) {		/* 64 records per write */
+		bart_call(&b, CHAT_SINCE);
+		put64(&b, 0);
+		put32(&b, 64);
+		rm = htonl(LAST_FRAG | (uint32_t)b.n);
+		memcpy(rec + len, &rm, 4);
+		memcpy(rec + len + 4, b.b, b.n);
+		len += 4 + b.n;
+	}
+	for (i = 0; i < n; i++) {
+		if ((fds[open_n] = xopen(kind)) == -1)
+			continue;
+		fcntl(fds[open_n], F_SETFL, O_NONBLOCK);
+		open_n++;
+	}
+	printf("noread %s: opened=%d\n", kind, open_n);
+	end = util_now_us() + (uint64_t)secs * 1000000;
+	while (util_now_us() < end) {
+		for (i = 0; i < open_n; i++) {
+			if (dead[i])
+				continue;
+			w = send(fds[i], rec, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (w > 0)
+				sent += (uint64_t)w / (len / 64);
+			else if (w == -1 && errno != EAGAIN && errno != EINTR) {
+				dead[i] = 1;
+				closed++;
+			}
+		}
+		usleep(20000);
+	}
+	for (i = 0; i < open_n; i++) {
+		if (!dead[i]) {
+			/* A reset shows on send; EOF only after the data. */
+			if (send(fds[i], rec, 4, MSG_NOSIGNAL |
+			    MSG_DONTWAIT) == -1 && errno != EAGAIN)
+				closed++;
+		}
+		close(fds[i]);
+	}
+	printf("noread %s: calls_sent=%llu closed_by_server=%d of %d\n", kind,
+	    (unsigned long long)sent, closed, open_n);
+	free(fds);
+	free(dead);
+	return 0;
+}
+
+/* COUNT with a chosen request identity: prints the status and total. */
+static int
+cmd_count(uint64_t client, uint64_t seq, int up, const char *kind)
+{
+	struct buf	b, r;
+	char		desc[64];
+	size_t		off;
+	uint32_t	st, hi, lo;
+	int		fd, rc;
+
+	if ((fd = xopen(kind)) == -1) {
+		perror("bart_raw: connect");
+		return 1;
+	}
+	bart_call(&b, COUNT);
+	put64(&b, client);
+	put64(&b, seq);
+	put32(&b, (uint32_t)up);
+	if (xsend(fd, &b) == -1 || (rc = xrecv(fd, &r, opt_tmo)) != 0) {
+		printf("count: noreply\n");
+		return 1;
+	}
+	if (describe(&r, desc, sizeof(desc), &off) != 0) {
+		printf("count: %s\n", desc);
+		return 1;
+	}
+	st = get32(&r, &off);
+	if (st == BART_OK) {
+		hi = get32(&r, &off);
+		lo = get32(&r, &off);
+		printf("count: status=0 total=%lld\n",
+		    (long long)((uint64_t)hi << 32 | lo));
+	} else
+		printf("count: status=%u\n", st);
+	close(fd);
+	return 0;
+}
+
+/*
+ * One UDP call (COUNT 1 with a fresh identity, or SUBSCRIBE to PROG)
+ * sent N times with the same xid, as a client resends when replies
+ * are lost.  All replies must be the same bytes (the first, cached).
+ */
+static int
+cmd_dupcall(int n, const char *what, uint32_t prog)
+{
+	struct buf	b, r, first;
+	int		fd, i, got = 0, same = 0;
+	uint32_t	st = 0;
+	size_t		off;
+	char		desc[64];
+
+	if ((fd = xopen("udp")) == -1) {
+		perror("bart_raw: connect");
+		return 1;
+	}
+	if (strcmp(what, "subscribe") == 0) {
+		bart_call(&b, CHAT_SUBSCRIBE);
+		put32(&b, prog);
+		put32(&b, 1);
+		put64(&b, 0);
+	} else {
+		bart_call(&b, COUNT);
+		reqid(&b);
+		put32(&b, 1);
+	}
+	first.n = 0;
+	for (i = 0; i < n && i < 100; i++) {
+		if (xsend(fd, &b) == -1 || xrecv(fd, &r, opt_tmo) != 0)
+			continue;
+		if (got++ == 0) {
+			first = r;
+			if (describe(&r, desc, sizeof(desc), &off) == 0)
+				st = get32(&r, &off);
+		}
+		same += r.n == first.n && memcmp(r.b, first.b, r.n) == 0;
+	}
+	printf("dupcall %s: sent=%d replies=%d identical=%d status=%u\n", what,
+	    i, got, same, st);
+	close(fd);
+	return 0;
+}
+
+/* CHAT_SINCE(SEQ, MAX); over UDP the call is padded with PAD bytes. */
+static int
+cmd_since(const char *kind, uint64_t seq, uint32_t max, size_t pad)
+{
+	struct buf	b, r;
+	char		desc[64];
+	size_t		off, req;
+	uint32_t	st, nmsg = 0;
+	int		fd;
+
+	if ((fd = xopen(kind)) == -1) {
+		perror("bart_raw: connect");
+		return 1;
+	}
+	bart_call(&b, CHAT_SINCE);
+	put64(&b, seq);
+	put32(&b, max);
+	if (pad > 8000)
+		pad = 8000;
+	memset(b.b + b.n, 0, pad);
+	b.n += pad;
+	req = b.n;
+	if (xsend(fd, &b) == -1 || xrecv(fd, &r, opt_tmo) != 0) {
+		printf("since: noreply\n");
+		return 1;
+	}
+	if (describe(&r, desc, sizeof(desc), &off) != 0) {
+		printf("since: %s\n", desc);
+		return 1;
+	}
+	st = get32(&r, &off);
+	if (st == BART_OK) {
+		get32(&r, &off);		/* newest */
+		get32(&r, &off);
+		nmsg = get32(&r, &off);
+	}
+	printf("since: request=%zu reply=%zu status=%u msgs=%u\n", req, r.n,
+	    st, nmsg);
+	close(fd);
+	return 0;
+}
+
 /*
  * A short-lived test tool, killed at will: leak reports from it (and
  * from libtirpc's rpcbind lookup it uses) say nothing about bart.
@@ -1034,12 +1284,29 @@ __lsan_is_turned_off(void)
 	return 1;
 }
 
+/* Is A (IPv4) one of this host's addresses?  bind() says. */
+static int
+own_addr(const char *a)
+{
+	struct sockaddr_in	sin;
+	int			fd, ok;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	if (inet_pton(AF_INET, a, &sin.sin_addr) != 1 ||
+	    (fd = socket(AF_INET, SOCK_DGRAM, 0)) == -1)
+		return 0;
+	ok = bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+	close(fd);
+	return ok;
+}
+
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: bart_raw [-p port] [-s sock] [-b srcaddr] "
-	    "[-t ms] rpcbomb|malformed|garbage|cases|call|flood|slowloris|"
-	    "subscribe|subflood|cbserve ...\n");
+	fprintf(stderr, "usage: bart_raw [-U] [-p port] [-s sock] [-b srcaddr] "
+	    "[-a dstaddr] [-t ms] rpcbomb|malformed|garbage|cases|call|flood|slowloris|"
+	    "subscribe|subflood|cbserve|noread|count|dupcall|since ...\n");
 	exit(2);
 }
 
@@ -1052,7 +1319,7 @@ main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
 	next_xid = (uint32_t)util_random_u64();
-	while ((c = getopt(argc, argv, "p:s:b:t:")) != -1) {
+	while ((c = getopt(argc, argv, "p:s:b:a:t:U")) != -1) {
 		switch (c) {
 		case 'p':
 			opt_port = atoi(optarg);
@@ -1062,13 +1329,20 @@ main(int argc, char **argv)
 			break;
 		case 'b':
 			opt_src = optarg;
-			if (strncmp(opt_src, "127.", 4) != 0) {
-				fprintf(stderr, "bart_raw: loopback only\n");
+			break;
+		case 'a':
+			opt_dst = optarg;
+			if (!own_addr(opt_dst)) {
+				fprintf(stderr, "bart_raw: %s is not an address "
+				    "of this host\n", opt_dst);
 				return 2;
 			}
 			break;
 		case 't':
 			opt_tmo = atoi(optarg);
+			break;
+		case 'U':
+			opt_unconn = 1;
 			break;
 		default:
 			usage();
@@ -1102,6 +1376,18 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "subflood") == 0 && argc == 4)
 		return cmd_subflood(atoi(argv[1]),
 		    (uint32_t)strtoul(argv[2], NULL, 0), argv[3]);
+	if (strcmp(cmd, "noread") == 0 && argc == 4)
+		return cmd_noread(argv[1], atoi(argv[2]), atoi(argv[3]));
+	if (strcmp(cmd, "count") == 0 && argc == 5)
+		return cmd_count(strtoull(argv[1], NULL, 0),
+		    strtoull(argv[2], NULL, 0), atoi(argv[3]), argv[4]);
+	if (strcmp(cmd, "dupcall") == 0 && argc >= 3)
+		return cmd_dupcall(atoi(argv[1]), argv[2], argc > 3 ?
+		    (uint32_t)strtoul(argv[3], NULL, 0) : 0);
+	if (strcmp(cmd, "since") == 0 && argc >= 4)
+		return cmd_since(argv[1], strtoull(argv[2], NULL, 0),
+		    (uint32_t)strtoul(argv[3], NULL, 0), argc > 4 ?
+		    (size_t)atoi(argv[4]) : 0);
 	if (strcmp(cmd, "cbserve") == 0 && argc == 4)
 		return cmd_cbserve((uint32_t)strtoul(argv[1], NULL, 0),
 		    strcmp(argv[2], "answer") == 0, atoi(argv[3]));
