@@ -40,15 +40,22 @@
  */
 #define IN_CAP			(WIRE_RECORD_MAX + 4096)
 /*
- * Output: records are processed only while less than OUTQ_SOFT waits
- * to be sent, so a peer that does not read stops being served (TCP
- * flow control does the rest); the queue can pass OUTQ_SOFT only by
- * the replies of one round.  A connection whose queue has not moved
- * for STALL_US is closed: it does not read its replies.
+ * Output: a connection's next call is served only once the replies
+ * before it have left (the socket took them), so a peer that does not
+ * read stops being served after what its socket buffers hold; TCP
+ * flow control does the rest.  The queue holds more than one reply
+ * only for the replies of one group commit, and never OUTQ_MAX.  A
+ * connection whose waiting replies drain slower than STALL_BYTES a
+ * second for STALL_SECS seconds in a row is closed: it does not read
+ * (a full receive buffer that the kernel compacts lets a trickle
+ * through, so "no progress at all" is not the test).
  */
-#define OUTQ_SOFT		(32 * 1024)
+#define OUTQ_SOFT		1
 #define OUTQ_MAX		(512 * 1024)
-#define STALL_US		5000000
+#define STALL_BYTES		(16 * 1024)
+#define STALL_SECS		5
+/* Whole records served per connection per round: the rest waits. */
+#define RECS_PER_TURN		4
 
 struct peer {
 	struct peer	*next;		/* in its hash bucket */
@@ -70,9 +77,12 @@ struct conn {
 	struct conn	*prev, *next;	/* all, LRU first */
 	struct conn	*pprev, *pnext;	/* the peer's, LRU first */
 	struct conn	*oprev, *onext;	/* with output waiting */
+	struct conn	*rnext;		/* with whole records waiting */
 	struct conn	*dnext;		/* closed, to free at reap */
 	uint64_t	 last_call;	/* accept, then each whole record */
-	uint64_t	 last_write;	/* output last moved */
+	size_t		 wrote;		/* bytes sent since the last sweep */
+	int		 slow;		/* sweeps in a row it drained slowly */
+	int		 ready;		/* on the ready list */
 	unsigned char	*in;
 	size_t		 inlen;
 	unsigned char	*out;
@@ -88,6 +98,7 @@ struct conns {
 	int		 nfd;
 	struct conn	*head, *tail;	/* LRU order */
 	struct conn	*ohead;		/* output waiting */
+	struct conn	*rhead;		/* whole records waiting */
 	struct conn	*dead;
 	struct peer	**bucket;
 	uint32_t	 mask;
@@ -372,9 +383,17 @@ interest(struct conns *cs, struct conn *c)
 static void
 conn_close(struct conns *cs, struct conn *c)
 {
+	struct conn	**rp;
+
 	if (c->dead)
 		return;
 	c->dead = 1;
+	if (c->ready) {
+		for (rp = &cs->rhead; *rp != c; rp = &(*rp)->rnext)
+			;
+		*rp = c->rnext;
+		c->ready = 0;
+	}
 	lru_unlink(cs, c);
 	outlist_del(cs, c);
 	if (c->peer != NULL)
@@ -468,7 +487,7 @@ conn_new(struct conns *cs, int fd, int local, const struct sockaddr *addr,
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ulen) == 0)
 			c->uid = (long)uc.uid;
 	}
-	c->last_call = c->last_write = now;
+	c->last_call = now;
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN;
 	ev.data.u64 = conns_id(c);
@@ -569,8 +588,18 @@ serve_records(struct conns *cs, struct conn *c, const unsigned char *buf,
 	static unsigned char	 joined[WIRE_RECORD_MAX];
 	size_t			 pos = 0, body;
 	long			 n;
+	int			 k = 0;
 
 	while (!c->dead && c->outlen - c->outoff < OUTQ_SOFT) {
+		if (k++ == RECS_PER_TURN) {
+			/* Fair to the others: the rest next round. */
+			if (!c->ready) {
+				c->ready = 1;
+				c->rnext = cs->rhead;
+				cs->rhead = c;
+			}
+			break;
+		}
 		if ((n = wire_rec_scan(buf + pos, len - pos, &body)) == -1) {
 			log_debug("connection %d: record over %d bytes: "
 			    "closed", c->fd, WIRE_RECORD_MAX);
@@ -676,7 +705,7 @@ conn_read(struct conns *cs, struct conn *c, uint64_t now)
 
 /* Send what C has queued; 0, or -1 if the connection is gone. */
 static int
-conn_flush(struct conns *cs, struct conn *c, uint64_t now)
+conn_flush(struct conns *cs, struct conn *c)
 {
 	ssize_t	n;
 
@@ -690,12 +719,13 @@ conn_flush(struct conns *cs, struct conn *c, uint64_t now)
 			return -1;
 		}
 		c->outoff += (size_t)n;
-		c->last_write = now;
+		c->wrote += (size_t)n;
 	}
 	/* Drained: give the memory back, an idle connection holds none. */
 	free(c->out);
 	c->out = NULL;
 	c->outoff = c->outlen = 0;
+	c->slow = 0;
 	outlist_del(cs, c);
 	return 0;
 }
@@ -712,7 +742,6 @@ conns_reply(struct conns *cs, struct conn *c, unsigned char *buf, size_t len)
 	unsigned char	*nb;
 	size_t		 total = len + CONNS_MARK, pend;
 	ssize_t		 n = 0;
-	uint64_t	 now = util_now_us();
 
 	if (c->dead)
 		return -1;
@@ -728,7 +757,7 @@ conns_reply(struct conns *cs, struct conn *c, unsigned char *buf, size_t len)
 			return 0;
 		if (n < 0)
 			n = 0;
-		c->last_write = now;
+		c->wrote += (size_t)n;
 	}
 	if (pend + total - (size_t)n > OUTQ_MAX) {
 		log_warnx("connection %d does not read its replies (%zu bytes "
@@ -765,9 +794,9 @@ conns_event(struct conns *cs, uint64_t id, uint32_t ev, uint64_t now)
 
 	if ((c = conns_find(cs, id)) == NULL)
 		return;
-	backed = c->outlen - c->outoff >= OUTQ_SOFT;
+	backed = c->outlen - c->outoff >= OUTQ_SOFT || c->ready;
 	if ((ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && c->outlen > c->outoff &&
-	    conn_flush(cs, c, now) == -1)
+	    conn_flush(cs, c) == -1)
 		return;
 	/* Output drained below the bound: serve what was kept. */
 	if (backed && c->outlen - c->outoff < OUTQ_SOFT && c->inlen > 0)
@@ -781,13 +810,41 @@ conns_event(struct conns *cs, uint64_t id, uint32_t ev, uint64_t now)
 		interest(cs, c);
 }
 
+/* Connections with whole records left from last round? */
+int
+conns_pending(const struct conns *cs)
+{
+	return cs->rhead != NULL;
+}
+
+/* Serve the records left from last round (RECS_PER_TURN each). */
+void
+conns_run(struct conns *cs, uint64_t now)
+{
+	struct conn	*c, *next;
+
+	c = cs->rhead;
+	cs->rhead = NULL;
+	for (; c != NULL; c = next) {
+		next = c->rnext;
+		c->rnext = NULL;
+		c->ready = 0;
+		if (c->dead || c->inlen == 0 || c->outlen > c->outoff)
+			continue;	/* drained output will serve it */
+		serve_kept(cs, c, now);
+		if (!c->dead)
+			interest(cs, c);
+	}
+}
+
 /* ---- timers ----------------------------------------------------------- */
 
 /*
  * Once a second: close connections that have not completed a call for
  * idle_secs (an idle one, and a slowloris that trickles a record byte
- * by byte), and those whose replies have not moved for STALL_US.  Both
- * walks stop at the first connection that is not due.
+ * by byte), and those that do not read their replies.  The first walk
+ * stops at the first connection that is not due; the second sees only
+ * connections with replies waiting.
  */
 void
 conns_sweep(struct conns *cs, uint64_t now)
@@ -802,7 +859,9 @@ conns_sweep(struct conns *cs, uint64_t now)
 	}
 	for (c = cs->ohead; c != NULL; c = next) {
 		next = c->onext;
-		if (now - c->last_write >= STALL_US) {
+		c->slow = c->wrote < STALL_BYTES ? c->slow + 1 : 0;
+		c->wrote = 0;
+		if (c->slow > STALL_SECS) {
 			conn_close(cs, c);
 			s++;
 		}
@@ -815,7 +874,7 @@ conns_sweep(struct conns *cs, uint64_t now)
 		if (now >= cs->next_stall_log) {
 			log_warnx("closed %d connections that did not read "
 			    "their replies for %d s (%llu so far)", s,
-			    STALL_US / 1000000,
+			    STALL_SECS,
 			    (unsigned long long)cs->stalled);
 			cs->next_stall_log = now + CAP_LOG_EVERY_US;
 		}

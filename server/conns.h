@@ -28,6 +28,8 @@ void		 conns_exit(struct conns *);
 void		 conns_accept(struct conns *, int, int, uint64_t);
 int		 conns_adopt(struct conns *, int, int, uint64_t);
 void		 conns_event(struct conns *, uint64_t, uint32_t, uint64_t);
+int		 conns_pending(const struct conns *);
+void		 conns_run(struct conns *, uint64_t);
 int		 conns_reply(struct conns *, struct conn *, unsigned char *,
 		    size_t);
 void		 conns_close(struct conns *, struct conn *);

@@ -36,6 +36,15 @@
 #define DGRAM_PER_ROUND	64
 #define GROUP_MAX	64		/* calls per commit at most */
 #define LSN_TAG		(1ULL << 63)	/* epoll data: a listener */
+/*
+ * The kernel send buffer of each connection, fixed: with autotuning
+ * it grows to 4 MB while the peer's window is closed, i.e. a peer that
+ * never reads could have 4 MB of replies computed for it (200
+ * CHAT_SINCE calls).  With 32 KB (the kernel doubles it) and the
+ * peer's receive buffer, a non-reader gets a dozen.  Accepted sockets
+ * inherit it from the listener.
+ */
+#define CONN_SNDBUF	(32 * 1024)
 /* The largest reply: 64 messages of the largest size, and headers. */
 #define OUT_CAP		(128 * 1024)
 
@@ -151,6 +160,10 @@ serve_listen(struct serve *s, int fd, enum proc_xport xport)
 		else
 			setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on,
 			    sizeof(on));
+	}
+	if (xport != PROC_UDP) {
+		on = CONN_SNDBUF;
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &on, sizeof(on));
 	}
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	memset(&ev, 0, sizeof(ev));
@@ -483,9 +496,12 @@ serve_round(struct serve *s, int timeout_ms)
 	uint64_t		 now;
 	int			 n, i;
 
+	if (conns_pending(s->cs))
+		timeout_ms = 0;		/* records wait from last round */
 	if ((n = epoll_wait(s->ep, ev, EVENTS, timeout_ms)) == -1)
 		return errno == EINTR ? 0 : -1;
 	now = util_now_us();
+	conns_run(s->cs, now);
 	for (i = 0; i < n; i++) {
 		if (!(ev[i].data.u64 & LSN_TAG)) {
 			conns_event(s->cs, ev[i].data.u64, ev[i].events, now);
