@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <netinet/in.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -438,6 +439,34 @@ svc_status(const char *key)
 	return v;
 }
 
+/* CPU the daemon has used, ns, summed over its threads (schedstat). */
+static uint64_t
+svc_cpu_all_ns(void)
+{
+	char			 path[300];
+	unsigned long long	 ns, sum = 0;
+	struct dirent		*d;
+	DIR			*dir;
+	FILE			*f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)B->svc_pid);
+	if ((dir = opendir(path)) == NULL)
+		return 0;
+	while ((d = readdir(dir)) != NULL) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/schedstat",
+		    (int)B->svc_pid, d->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fscanf(f, "%llu", &ns) == 1)
+			sum += ns;
+		fclose(f);
+	}
+	closedir(dir);
+	return sum;
+}
+
 static int
 send_stamped(CLIENT *cl, uint64_t *seq)
 {
@@ -498,14 +527,17 @@ bench_fansim(void)
 	char			 fig[64];
 	size_t			 z;
 	long			 thr, rss, rss1;
+	uint64_t		 cpu0;
+	double			 cpu;
 	int			 n, rounds, m0, m1;
 
 	say("\n== 8. chat fan-out at scale: %s subscribers simulated by "
 	    "bart_subsim (10%% in a second process), SEND to the last "
-	    "DELIVER\n", B->p.quick ? "100 / 1,000" : "100 / 1,000 / 10,000");
-	say("%-8s %-12s %5s %9s %9s %9s %7s %8s %9s %8s\n", "subscrs", "case",
-	    "msgs", "p50 us", "p99 us", "max us", "missed", "threads",
-	    "RSS KiB", "setup s");
+	    "DELIVER; cpu/msg: the daemon's CPU per message (all threads)\n",
+	    B->p.quick ? "100 / 1,000" : "100 / 1,000 / 10,000");
+	say("%-8s %-12s %5s %9s %9s %9s %7s %8s %9s %8s %9s\n", "subscrs",
+	    "case", "msgs", "p50 us", "p99 us", "max us", "missed", "threads",
+	    "RSS KiB", "setup s", "cpu/msg");
 	svc_stop();
 	snprintf(cap, sizeof(cap), "%d", 12000);
 	B->svc_args[0] = "--max-subs";
@@ -535,14 +567,17 @@ bench_fansim(void)
 		samples_init(&s0, (size_t)rounds);
 		samples_init(&s1, (size_t)rounds);
 		m0 = m1 = 0;
+		cpu0 = svc_cpu_all_ns();
 		fansim_rounds(cl, m, 0, rounds, &s0, &m0);
+		cpu = s0.n > 0 ? (double)(svc_cpu_all_ns() - cpu0) / 1e6 /
+		    (double)s0.n : 0;
 		rss1 = svc_status("VmRSS");
 		if (rss1 > rss)
 			rss = rss1;
-		say("%-8d %-12s %5zu %9.0f %9.0f %9.0f %7d %8ld %9ld %8.1f\n",
-		    n, "all", s0.n, samples_pct(&s0, 50), samples_pct(&s0, 99),
-		    samples_pct(&s0, 100), m0, thr, rss,
-		    (double)(now_ns() - t0) / 1e9);
+		say("%-8d %-12s %5zu %9.0f %9.0f %9.0f %7d %8ld %9ld %8.1f "
+		    "%6.2f ms\n", n, "all", s0.n, samples_pct(&s0, 50),
+		    samples_pct(&s0, 99), samples_pct(&s0, 100), m0, thr, rss,
+		    (double)(now_ns() - t0) / 1e9, cpu);
 		kill(m[1].pid, SIGSTOP);
 		fansim_rounds(cl, m, 1, rounds, &s1, &m1);
 		say("%-8d %-12s %5zu %9.0f %9.0f %9.0f %7d %8ld %9ld\n", n,
@@ -556,6 +591,8 @@ bench_fansim(void)
 		tsv(fig, samples_pct(&s0, 99), "us");
 		snprintf(fig, sizeof(fig), "fansim.%d.stopped.p99", n);
 		tsv(fig, samples_pct(&s1, 99), "us");
+		snprintf(fig, sizeof(fig), "fansim.%d.cpu_per_msg", n);
+		tsv(fig, cpu, "ms");
 		snprintf(fig, sizeof(fig), "fansim.%d.threads", n);
 		tsv(fig, (double)thr, "threads");
 		snprintf(fig, sizeof(fig), "fansim.%d.rss", n);
