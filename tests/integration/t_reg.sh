@@ -99,6 +99,33 @@ expect_run "--transports tcp6 without an IPv6 --listen address" 1 "" \
     timeout 10 "$SVC" -f -S "$T/v6" -p "$T/v6.pid" -s "$T/v6.sock" \
     --transports tcp6 --listen 127.0.0.1
 
+# --- a kernel without IPv6 (an LD_PRELOAD shim) -------------------------
+# The default set skips tcp6 and udp6 and says so; asked for by name,
+# they fail the start.
+cc -shared -fPIC -O2 -o "$T/noipv6.so" "$(dirname "$0")/../tools/noipv6.c" \
+    -ldl || not_ok "build noipv6.so"
+NOV6=(env ASAN_OPTIONS="$ASAN_OPTIONS:verify_asan_link_order=0"
+    LD_PRELOAD="$T/noipv6.so")
+"${NOV6[@]}" "$SVC" -f -S "$T/nov6" -p "$T/nov6.pid" -s "$T/nov6.sock" \
+    2>>"$T/nov6.log" &
+BG_PID=$!
+track $BG_PID
+nov6_ok() {
+	wait_for 10 netids_are "local,tcp,udp" ||
+	    { echo "registered: '$(netids)'"; cat "$T/nov6.log"; return 1; }
+	grep -q "no IPv6 on this host: tcp6 and udp6 skipped" "$T/nov6.log" ||
+	    { echo "not logged:"; cat "$T/nov6.log"; return 1; }
+	[ "$(clnt -T tcp -t 3 localhost count 0)" = "I was called 0 times." ]
+}
+check "no IPv6, default set: tcp, udp, local registered, the skip logged" \
+    nov6_ok
+stop_pid $BG_PID
+wait_for 5 netids_are ""
+expect_run "no IPv6, --transports tcp,tcp6: exit 1 with the reason" 1 "" \
+    "cannot listen on tcp6 port \(any\): Address family not supported" \
+    timeout 10 "${NOV6[@]}" "$SVC" -f -S "$T/nov6" -p "$T/nov6.pid" \
+    -s "$T/nov6.sock" --transports tcp,tcp6
+
 # --- --transports subsets are registered exactly ------------------------
 subset_ok() {
 	local set=$1 want rc=0
