@@ -248,7 +248,11 @@ alive(const char *netid, const char *uaddr)
 	type = nc->nc_semantics == NC_TPI_CLTS ? SOCK_DGRAM : SOCK_STREAM;
 	if ((fd = socket(sa->sa_family, type | SOCK_CLOEXEC, 0)) == -1)
 		goto out;
-	if (type == SOCK_STREAM && connect_timed(fd, sa, nb->len) == -1)
+	/*
+	 * Connected UDP too: a port nobody has answers with ICMP, which
+	 * ends the call at once instead of after PROBE_MS.
+	 */
+	if (connect_timed(fd, sa, nb->len) == -1)
 		goto out;
 	if ((cl = clnt_tli_create(fd, nc, nb, BART_PROG, BART_VERS, 0, 0)) ==
 	    NULL)

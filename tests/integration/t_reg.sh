@@ -143,6 +143,11 @@ subset_ok() {
 		;;
 	udp)
 		clnt -T udp -t 3 localhost count 0 || rc=1
+		# A live daemon on udp alone is found by its udp probe.
+		if timeout 15 "$SVC" -f -S "$T/ts2" -p "$T/ts2.pid" \
+		    -s "$T/ts2.sock" 2>"$T/ts2.err"; then rc=1; fi
+		grep -q "served by a live daemon at udp " "$T/ts2.err" ||
+		    { cat "$T/ts2.err"; rc=1; }
 		;;
 	tcp6,udp6)
 		clnt -T tcp6 -t 3 localhost count 0 || rc=1
