@@ -29,7 +29,7 @@
 #define RENEW_EVERY_US	2000000
 #define POLL_EVERY_US	1000000
 #define RETRY_EVERY_US	1000000
-#define RESUB_EVERY_US	5000000		/* poll mode: try push again */
+#define RESUB_EVERY_US	15000000	/* poll mode: try push again */
 #define REREG_EVERY_US	10000000	/* is our callback still known? */
 #define MAX_PENDING	256
 #define TAG_TIMER	1u
@@ -60,6 +60,7 @@ struct bart_chat {
 	int			 subscribed;
 	int			 gap;		/* a DELIVER skipped ahead */
 	int			 in_deliver;	/* inside the DELIVER handler */
+	int			 poll_said;	/* POLLING reported, not active since */
 	uint64_t		 probe_deadline, next_renew, next_poll;
 	uint64_t		 next_resub, next_rereg;
 	struct pending		 pend[MAX_PENDING];
@@ -151,6 +152,7 @@ now_active(struct bart_chat *ch)
 	if (ch->st == CS_ACTIVE)
 		return;
 	ch->st = CS_ACTIVE;
+	ch->poll_said = 0;
 	event(ch, BART_CHAT_JOINED, 0, ch->name);
 }
 
@@ -176,7 +178,10 @@ static void
 go_poll(struct bart_chat *ch, int err, const char *why)
 {
 	unsubscribe(ch);
-	event(ch, BART_CHAT_POLLING, err, why);
+	/* Once per fall: a retry of push that fails again says nothing. */
+	if (!ch->poll_said)
+		event(ch, BART_CHAT_POLLING, err, why);
+	ch->poll_said = 1;
 	ch->st = CS_POLL;
 	ch->next_poll = 0;
 	ch->next_resub = util_now_us() + RESUB_EVERY_US;
@@ -348,6 +353,13 @@ timers(struct bart_chat *ch)
 		if (now >= ch->next_renew) {
 			ch->next_renew = now + 100000;
 			renew(ch);
+		}
+		/* Retrying push from poll mode: keep polling meanwhile. */
+		if (ch->st == CS_PROBING && ch->poll_said &&
+		    now >= ch->next_poll) {
+			ch->next_poll = now + POLL_EVERY_US;
+			if (catch_up(ch) == -1)
+				go_down(ch);
 		}
 		break;
 	case CS_ACTIVE:
