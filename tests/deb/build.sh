@@ -30,7 +30,7 @@ fi
 	tail -60 "$tmp/build.log"; echo "build.sh: dpkg-buildpackage failed" >&2
 	exit 1; }
 grep -E '^dpkg-(deb|genchanges|buildpackage): ' "$tmp/build.log" || true
-rm -f "$out"/bart*_*.deb "$out"/bart_*.changes "$out"/bart_*.buildinfo
-cp "$tmp"/bart*_*.deb "$tmp"/bart_*.changes "$tmp"/bart_*.buildinfo "$out"/
+rm -f "$out"/*.deb "$out"/bart_*.changes "$out"/bart_*.buildinfo
+cp "$tmp"/*.deb "$tmp"/bart_*.changes "$tmp"/bart_*.buildinfo "$out"/
 cp "$tmp/build.log" "$out/build.log"
 ls "$out"/*.deb
