@@ -3,7 +3,7 @@
 #   make deb          build it from a clean clone of HEAD, as a non-root
 #                     user (dpkg-buildpackage -us -uc -b): $(B)/deb/
 #   make deb-check    make deb, then lintian (no error, no warning),
-#                     hardening-check on both programs, and
+#                     hardening-check on both programs and libbart, and
 #                     tests/deb/install.sh: install, use, remove, purge in
 #                     a throwaway root, and tests/deb/make-install.sh:
 #                     make install/uninstall on the live system, in
@@ -38,8 +38,10 @@ deb-check: deb $(PROGS)
 	lintian --fail-on error,warning --info $(DEB_OUT)/bart_$(VERSION)_*.changes
 	@echo "lintian: no errors, no warnings"
 	rm -rf $(DEB_OUT)/root && mkdir -p $(DEB_OUT)/root
-	dpkg-deb -x $(DEB_FILE) $(DEB_OUT)/root
+	for d in $(DEB_OUT)/*.deb; do case $$d in *-dbgsym_*) ;; \
+	    *) dpkg-deb -x $$d $(DEB_OUT)/root ;; esac; done
 	hardening-check --nocfprotection $(DEB_OUT)/root/usr/sbin/bart_svc \
-	    $(DEB_OUT)/root/usr/bin/bart_clnt
+	    $(DEB_OUT)/root/usr/bin/bart_clnt \
+	    $$(ls $(DEB_OUT)/root/usr/lib/*/libbart.so.0.* 2>/dev/null)
 	tests/deb/install.sh $(DEB_FILE) $(B)
 	tests/deb/make-install.sh $(B)
