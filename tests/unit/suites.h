@@ -11,6 +11,7 @@ Suite	*drc_suite(void);
 Suite	*lib_suite(void);
 Suite	*limit_suite(void);
 Suite	*log_suite(void);
+Suite	*pgstore_suite(void);
 Suite	*store_suite(void);
 Suite	*storecap_suite(void);
 Suite	*util_suite(void);
