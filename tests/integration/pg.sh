@@ -182,5 +182,6 @@ pg_is_primary() { [ "$(pg_sql "$1" "SELECT pg_is_in_recovery()")" = f ]; }
 pg_conninfo() {
 	local h hosts=""
 	for h in "$@"; do hosts="$hosts${hosts:+,}${IP4[$h]}"; done
-	echo "host=$hosts port=$PG_PORT dbname=bart user=bart connect_timeout=3"
+	# Generous: a loaded test machine (sanitizer builds) is slow to log in.
+	echo "host=$hosts port=$PG_PORT dbname=bart user=bart connect_timeout=10"
 }

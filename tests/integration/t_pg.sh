@@ -53,7 +53,8 @@ timeout 20 nsenter -t "${NET_HOLDER[a]}" -n -m -u -- "$BIN/bart_svc" -f \
     -S "$T/a/new" -p "$T/a/new.pid" -s "$T/a/new.sock" \
     --store "${CONN/dbname=bart/dbname=bartnew}" >/dev/null 2>&1 &
 newpid=$!
-wait_for 10 hrun a rpcinfo -t localhost "$PROG" 1
+has_schema() { [ "$(pg_sql p "SELECT to_regclass('bart_meta') IS NOT NULL" bartnew)" = t ]; }
+wait_for 30 has_schema || not_ok "a first start on database bartnew creates the schema"
 stop_pid "$newpid"
 pg_sql p "UPDATE bart_meta SET value = 99 WHERE key = 'schema'" bartnew
 svc_fail "a newer schema" "schema version 99; this bart_svc knows only up to 1" \

@@ -95,14 +95,17 @@ for h in a b c; do
 done
 sleep 8
 pg_start p || not_ok "PostgreSQL restarts"
+# The goal is 5 s; a sanitizer build on a loaded machine gets 15.
+bound=5000
+[ "${BART_ASAN:-}" = 1 ] && bound=15000
 t0=$(date +%s%N)
 for h in a b c; do
-	if wait_for 15 hrun x "$BIN/bart_clnt" -t 2 host$h count 0; then
+	if wait_for 20 hrun x "$BIN/bart_clnt" -t 2 host$h count 0; then
 		el=$(( ($(date +%s%N) - t0) / 1000000 ))
-		if [ "$el" -le 5000 ]; then
+		if [ "$el" -le "$bound" ]; then
 			ok "host$h serves again by itself, ${el} ms after the database came back"
 		else
-			not_ok "host$h serves again within 5 s (${el} ms)"
+			not_ok "host$h serves again within $((bound / 1000)) s (${el} ms)"
 		fi
 	else
 		not_ok "host$h serves again after the database came back"
