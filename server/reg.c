@@ -144,15 +144,20 @@ free_dump(rpcblist_ptr *list)
 	*list = NULL;
 }
 
+/* Is M an entry of our program (with a netid and an address)? */
+static int
+ours(const rpcb *m)
+{
+	return m->r_prog == BART_PROG && m->r_vers == BART_VERS &&
+	    m->r_netid != NULL && m->r_addr != NULL;
+}
+
 /* Our program's entry for NETID in LIST, or NULL. */
 static rpcb *
 find(rpcblist_ptr list, const char *netid)
 {
 	for (; list != NULL; list = list->rpcb_next)
-		if (list->rpcb_map.r_prog == BART_PROG &&
-		    list->rpcb_map.r_vers == BART_VERS &&
-		    list->rpcb_map.r_netid != NULL &&
-		    list->rpcb_map.r_addr != NULL &&
+		if (ours(&list->rpcb_map) &&
 		    strcmp(list->rpcb_map.r_netid, netid) == 0)
 			return &list->rpcb_map;
 	return NULL;
@@ -294,7 +299,7 @@ reg_claim(void)
 	if (dump(&list) == -1)
 		return 0;	/* reg_publish says what is wrong */
 	for (l = list; l != NULL; l = l->rpcb_next) {
-		if (find(l, l->rpcb_map.r_netid) != &l->rpcb_map)
+		if (!ours(&l->rpcb_map))
 			continue;
 		if (alive(l->rpcb_map.r_netid, l->rpcb_map.r_addr)) {
 			log_warnx("program %u is served by a live daemon at "
@@ -305,7 +310,7 @@ reg_claim(void)
 		}
 	}
 	for (l = list; l != NULL; l = l->rpcb_next) {
-		if (find(l, l->rpcb_map.r_netid) != &l->rpcb_map ||
+		if (!ours(&l->rpcb_map) ||
 		    (nc = getnetconfigent(l->rpcb_map.r_netid)) == NULL)
 			continue;
 		if (rpcb_unset(BART_PROG, BART_VERS, nc))
