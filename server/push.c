@@ -127,6 +127,7 @@ struct sub {
 	enum sub_step	 step;
 	int		 fd;
 	int		 connecting;
+	int		 nofd;		/* socket() failed: out of fds */
 	uint32_t	 events;	/* registered with epoll */
 	uint32_t	 xid;
 	uint64_t	 next;		/* first seq not yet delivered */
@@ -859,8 +860,10 @@ sub_connect(struct push *p, struct sub *s, uint16_t port)
 	if ((s->fd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1) {
 		log_warn("push: socket");
+		s->nofd = errno == EMFILE || errno == ENFILE;
 		return -1;
 	}
+	s->nofd = 0;
 	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(s->fd, &a.sa, s->hostlen) == -1) {
 		if (errno != EINPROGRESS)
@@ -1136,7 +1139,7 @@ step_lookup(struct push *p, struct sub *s)
 	if (call_encode(s, RPCBPROG, RPCBVERS, RPCBPROC_GETADDR,
 	    (xdrproc_t)xdr_rpcb, &parms, 64) == -1 ||
 	    sub_connect(p, s, RPCB_PORT) == -1)
-		sub_trouble(p, s, BART_ECBRPCBIND);
+		sub_trouble(p, s, s->nofd ? BART_ETOOMANY : BART_ECBRPCBIND);
 }
 
 /*
@@ -1179,7 +1182,7 @@ step_probe(struct push *p, struct sub *s, uint16_t port)
 	p->dctr.probes++;
 	if (call_encode(s, s->prog, s->vers, NULLPROC, XDR_VOID, NULL, 0) ==
 	    -1 || sub_connect(p, s, port) == -1)
-		sub_trouble(p, s, BART_ECBNOANSWER);
+		sub_trouble(p, s, s->nofd ? BART_ETOOMANY : BART_ECBNOANSWER);
 }
 
 /* The messages after AFTER, copied from the ring once per fan-out. */
