@@ -15,6 +15,7 @@ Suite	*pgstore_suite(void);
 Suite	*store_suite(void);
 Suite	*storecap_suite(void);
 Suite	*util_suite(void);
+Suite	*wire_suite(void);
 Suite	*xdr_suite(void);
 
 #endif
