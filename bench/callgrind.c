@@ -1042,8 +1042,10 @@ usage(void)
 int
 main(int argc, char **argv)
 {
-	char		 path[PATH_MAX + 16];
+	char		 path[PATH_MAX + 16], date[64], vg[64];
 	struct rlimit	 rl;
+	time_t		 t;
+	FILE		*p;
 	int		 c, append = 0, ncalls = 0, ii, w;
 
 	G.main_pid = getpid();
@@ -1118,7 +1120,18 @@ main(int argc, char **argv)
 	if (!append)
 		fprintf(G.tsvf, "commit\tfigure\tvalue\tunit\n");
 
-	say("\n== callgrind: server-side instructions and syscalls per call, "
+	t = time(NULL);
+	strftime(date, sizeof(date), "%Y-%m-%d %H:%M %Z", localtime(&t));
+	vg[0] = '\0';
+	if ((p = popen("valgrind --version 2>/dev/null", "r")) != NULL) {
+		if (fgets(vg, sizeof(vg), p) == NULL)
+			vg[0] = '\0';
+		vg[strcspn(vg, "\n")] = '\0';
+		pclose(p);
+	}
+	say("\nbart_cgbench %s run, %s, commit %s, %s\n", G.quick ? "QUICK" :
+	    "full", date, G.commit, vg);
+	say("== callgrind: server-side instructions and syscalls per call, "
 	    "%d calls a figure%s\n", G.ncalls, G.quick ? " (quick: tcp only)" :
 	    "");
 	say("per call = (window of N calls - empty window) / N, all server "
