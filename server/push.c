@@ -127,7 +127,6 @@ struct sub {
 	enum sub_step	 step;
 	int		 fd;
 	int		 connecting;
-	int		 nofd;		/* socket() failed: out of fds */
 	uint32_t	 events;	/* registered with epoll */
 	uint32_t	 xid;
 	uint64_t	 next;		/* first seq not yet delivered */
@@ -846,7 +845,10 @@ sub_trouble(struct push *p, struct sub *s, bart_status why)
 	arm(p, s, util_now_us() + (uint64_t)s->fails * 100000);
 }
 
-/* Start a non-blocking connect to the sub's host at PORT. */
+/*
+ * Start a non-blocking connect to the sub's host at PORT: 0, -1, or -2
+ * when this process is out of descriptors.
+ */
 static int
 sub_connect(struct push *p, struct sub *s, uint16_t port)
 {
@@ -859,11 +861,17 @@ sub_connect(struct push *p, struct sub *s, uint16_t port)
 		a.sin.sin_port = htons(port);
 	if ((s->fd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1) {
+		if (errno == EMFILE || errno == ENFILE) {
+			/* Not the subscriber's fault: say what it is. */
+			log_warnx("out of file descriptors: no callback "
+			    "connection for subscription %llu (raise the fd "
+			    "limit, or lower --max-subs)",
+			    (unsigned long long)s->id);
+			return -2;
+		}
 		log_warn("push: socket");
-		s->nofd = errno == EMFILE || errno == ENFILE;
 		return -1;
 	}
-	s->nofd = 0;
 	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(s->fd, &a.sa, s->hostlen) == -1) {
 		if (errno != EINPROGRESS)
@@ -1125,6 +1133,7 @@ step_lookup(struct push *p, struct sub *s)
 {
 	RPCB	 parms;
 	char	 netid[8];
+	int	 r = 0;
 
 	set_step(p, s, STEP_LOOKUP);
 	arm(p, s, util_now_us() + (uint64_t)p->lim.timeout_ms * 1000);
@@ -1138,8 +1147,8 @@ step_lookup(struct push *p, struct sub *s)
 	p->dctr.lookups++;
 	if (call_encode(s, RPCBPROG, RPCBVERS, RPCBPROC_GETADDR,
 	    (xdrproc_t)xdr_rpcb, &parms, 64) == -1 ||
-	    sub_connect(p, s, RPCB_PORT) == -1)
-		sub_trouble(p, s, s->nofd ? BART_ETOOMANY : BART_ECBRPCBIND);
+	    (r = sub_connect(p, s, RPCB_PORT)) != 0)
+		sub_trouble(p, s, r == -2 ? BART_ETOOMANY : BART_ECBRPCBIND);
 }
 
 /*
@@ -1153,6 +1162,7 @@ step_probe(struct push *p, struct sub *s, uint16_t port)
 {
 	union addr	a = s->host;
 	long		owner;
+	int		r = 0;
 
 	sub_close(p, s);
 	if (port == 0) {
@@ -1172,6 +1182,10 @@ step_probe(struct push *p, struct sub *s, uint16_t port)
 				    "by uid %ld: refused",
 				    (unsigned long long)s->id, s->prog, port,
 				    owner, s->uid);
+			else if (owner == -2)
+				log_warnx("subscription %llu: the kernel "
+				    "cannot say who owns port %u (sock_diag): "
+				    "refused", (unsigned long long)s->id, port);
 			sub_trouble(p, s, owner == -1 ? BART_ECBNOANSWER :
 			    BART_ECBNOTREG);
 			return;
@@ -1181,8 +1195,8 @@ step_probe(struct push *p, struct sub *s, uint16_t port)
 	arm(p, s, util_now_us() + (uint64_t)p->lim.timeout_ms * 1000);
 	p->dctr.probes++;
 	if (call_encode(s, s->prog, s->vers, NULLPROC, XDR_VOID, NULL, 0) ==
-	    -1 || sub_connect(p, s, port) == -1)
-		sub_trouble(p, s, s->nofd ? BART_ETOOMANY : BART_ECBNOANSWER);
+	    -1 || (r = sub_connect(p, s, port)) != 0)
+		sub_trouble(p, s, r == -2 ? BART_ETOOMANY : BART_ECBNOANSWER);
 }
 
 /* The messages after AFTER, copied from the ring once per fan-out. */

@@ -1,8 +1,11 @@
 /* check_chat.c: the message ring (order, catch-up) and subscriptions. */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -752,6 +755,35 @@ START_TEST(push_cap_per_64)
 }
 END_TEST
 
+/*
+ * Out of descriptors, the callback cannot be made: the subscriber is
+ * told "too many" (the server's limit), not that its rpcbind is
+ * unreachable.
+ */
+START_TEST(push_out_of_fds)
+{
+	struct rlimit	rl;
+	chat_sub_ok	ok;
+	chat_sub_ref	ref;
+	sub_state	state;
+	int		fds[256], n = 0, i;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	rl.rlim_cur = 64;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	while (n < 256 && (fds[n] = open("/dev/null", O_RDONLY)) != -1)
+		n++;
+	ck_assert_int_eq(errno, EMFILE);
+	ck_assert_int_eq(sub_from("127.0.0.1", CB_PROG, &ok), BART_OK);
+	ref.id = ok.id;
+	memcpy(ref.token, ok.token, BART_TOKEN_LEN);
+	wait_all_failed();
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	ck_assert_int_eq(push_renew(push, &ref, &state), BART_ETOOMANY);
+}
+END_TEST
+
 /* SUBSCRIBE attempts per peer are rate-limited: BART_ERATE. */
 START_TEST(push_rate)
 {
@@ -824,6 +856,7 @@ chat_suite(void)
 	tcase_add_test(tc, push_cap_per_uid);
 	tcase_add_test(tc, push_cap_per_64);
 	tcase_add_test(tc, push_rate);
+	tcase_add_test(tc, push_out_of_fds);
 	suite_add_tcase(s, tc);
 	return s;
 }
