@@ -218,5 +218,29 @@ for n in $SUBS; do
 		sed 's/^/#   /' "$T/${CHAT_HOST[$n]}/$n.err"
 	fi
 done
+# ---- the database drops hosta's connections (LISTEN one included) -----------
+killed=$(pg_sql p "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+    WHERE application_name = 'bart_svc' AND client_addr = '${IP4[a]}'")
+if [ "${killed:-0}" -ge 2 ]; then
+	ok "the database terminated hosta's $killed connections (calls and LISTEN)"
+else
+	not_ok "the database terminated hosta's connections (got '$killed')"
+fi
+hrun y "$BIN/bart_clnt" hostb say viab "after the drop" >/dev/null
+if wait_for 5 grep -qxF "[viab] after the drop" "$(out_of xa)"; then
+	ok "a message through hostb still reaches hosta's subscriber"
+else
+	not_ok "a message through hostb still reaches hosta's subscriber"
+	tail -5 "$T/a/svc.log" | sed 's/^/#   /'
+fi
+if wait_for 5 hrun x "$BIN/bart_clnt" -t 2 hosta count 1; then
+	ok "hosta counts again by itself"
+else
+	not_ok "hosta counts again by itself"
+	tail -5 "$T/a/svc.log" | sed 's/^/#   /'
+fi
+expect_eq "hosta's stats count the message" "$((3 * M + 1))" \
+    "$(hrun x "$BIN/bart_clnt" hosta stats | sed -n 's/.*messages[^0-9]*\([0-9]*\).*/\1/p')"
+
 net_teardown
 finish
