@@ -63,9 +63,13 @@ expect_eq "the newer schema is left as it was" 99 \
     "$(pg_sql p "SELECT value FROM bart_meta WHERE key = 'schema'" bartnew)"
 
 # ---- three servers on one database, started at once -----------------------
+# hostc names the database by URI, as BART_OPTS would.
+URI="postgresql://bart@${IP4[p]}:$PG_PORT/bart?connect_timeout=10"
 for h in a b c; do
+	st=$CONN
+	[ $h = c ] && st=$URI
 	hstart "$h" "$BIN/bart_svc" -f -v -S "$T/$h/state" -p "$T/$h/svc.pid" \
-	    -s "$T/$h/svc.sock" --chat-rate 0 --store "$CONN" \
+	    -s "$T/$h/svc.sock" --chat-rate 0 --store "$st" \
 	    2>>"$T/$h/svc.log" &
 	SVC_PIDS[$h]=$!
 	track $!
