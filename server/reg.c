@@ -2,9 +2,10 @@
  * reg.c: bart's registrations with rpcbind: claim the program at
  * start-up (refusing if a live daemon serves it), publish one address
  * per netid, put back whatever rpcbind lost, and withdraw at exit only
- * the entries that are still ours.  It registers addresses with
- * rpcb_set() and never goes through libtirpc's svc_reg(), so it does
- * not care who serves the sockets.
+ * the entries that are still ours.  It registers addresses itself
+ * (RPCBPROC_SET, what rpcb_set() sends, with a timeout of its own) and
+ * never goes through libtirpc's svc_reg(), so it does not care who
+ * serves the sockets.
  *
  * Every question goes to rpcbind's AF_UNIX socket as one DUMP: GETADDR
  * there answers only for the netid it is asked over (local), and
@@ -29,6 +30,7 @@
 #include <rpc/rpc.h>
 #include <rpc/rpcb_prot.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,7 +77,7 @@ rpcb_local(void)
 	struct netconfig	*lnc;
 	struct netbuf		 nb;
 	CLIENT			*cl = NULL;
-	int			 fd = -1;
+	int			 fd = -1, saved;
 
 	if ((lnc = getnetconfigent("local")) == NULL)
 		return NULL;
@@ -93,9 +95,11 @@ rpcb_local(void)
 	clnt_control(cl, CLSET_FD_CLOSE, NULL);
 	fd = -1;
 out:
+	saved = errno;
 	if (fd != -1)
 		close(fd);
 	freenetconfigent(lnc);
+	errno = saved;			/* for a caller's log_warn */
 	return cl;
 }
 
@@ -135,6 +139,51 @@ dump(rpcblist_ptr *list)
 	rc = dump_on(cl, list);
 	clnt_destroy(cl);
 	return rc;
+}
+
+/*
+ * SET our program at UADDR on NETID through CL, as rpcb_set() does over
+ * the local socket (rpcbind takes the owner from the socket's
+ * credentials), but with our timeout: a hung rpcbind must not hold up
+ * a start or a stop for minutes (libtirpc waits 60 s a call).
+ */
+static int
+set_on(CLIENT *cl, const char *netid, const char *uaddr)
+{
+	rpcb	 parms;
+	bool_t	 done = FALSE;
+	char	 none[1] = "";
+
+	parms.r_prog = BART_PROG;
+	parms.r_vers = BART_VERS;
+	parms.r_netid = (char *)(uintptr_t)netid;
+	parms.r_addr = (char *)(uintptr_t)uaddr;
+	parms.r_owner = none;
+	if (clnt_call(cl, RPCBPROC_SET, (xdrproc_t)xdr_rpcb, (char *)&parms,
+	    (xdrproc_t)xdr_bool, (char *)&done, ms_tv(RPCB_TIMEOUT_MS)) !=
+	    RPC_SUCCESS)
+		return 0;
+	return done;
+}
+
+/* UNSET our program on NETID through CL; what rpcb_unset() does. */
+static int
+unset_on(CLIENT *cl, const char *netid)
+{
+	rpcb	 parms;
+	bool_t	 done = FALSE;
+	char	 none[1] = "";
+
+	parms.r_prog = BART_PROG;
+	parms.r_vers = BART_VERS;
+	parms.r_netid = (char *)(uintptr_t)netid;
+	parms.r_addr = none;
+	parms.r_owner = none;
+	if (clnt_call(cl, RPCBPROC_UNSET, (xdrproc_t)xdr_rpcb, (char *)&parms,
+	    (xdrproc_t)xdr_bool, (char *)&done, ms_tv(RPCB_TIMEOUT_MS)) !=
+	    RPC_SUCCESS)
+		return 0;
+	return done;
 }
 
 static void
@@ -293,11 +342,16 @@ out:
 int
 reg_claim(void)
 {
-	rpcblist_ptr		 list, l;
-	struct netconfig	*nc;
+	rpcblist_ptr	 list, l;
+	CLIENT		*cl;
+	int		 rc = 0;
 
-	if (dump(&list) == -1)
+	if ((cl = rpcb_local()) == NULL)
 		return 0;	/* reg_publish says what is wrong */
+	if (dump_on(cl, &list) == -1) {
+		clnt_destroy(cl);
+		return 0;
+	}
 	for (l = list; l != NULL; l = l->rpcb_next) {
 		if (!ours(&l->rpcb_map))
 			continue;
@@ -305,21 +359,18 @@ reg_claim(void)
 			log_warnx("program %u is served by a live daemon at "
 			    "%s", BART_PROG, human(l->rpcb_map.r_netid,
 			    l->rpcb_map.r_addr));
-			free_dump(&list);
-			return -1;
+			rc = -1;
+			goto out;
 		}
 	}
-	for (l = list; l != NULL; l = l->rpcb_next) {
-		if (!ours(&l->rpcb_map) ||
-		    (nc = getnetconfigent(l->rpcb_map.r_netid)) == NULL)
-			continue;
-		if (rpcb_unset(BART_PROG, BART_VERS, nc))
+	for (l = list; l != NULL; l = l->rpcb_next)
+		if (ours(&l->rpcb_map) && unset_on(cl, l->rpcb_map.r_netid))
 			log_info("removed a stale registration: %s",
 			    human(l->rpcb_map.r_netid, l->rpcb_map.r_addr));
-		freenetconfigent(nc);
-	}
+out:
 	free_dump(&list);
-	return 0;
+	clnt_destroy(cl);
+	return rc;
 }
 
 /*
@@ -363,7 +414,7 @@ fail:
 	return NULL;
 }
 
-/* Why rpcb_set failed for RE, in one line. */
+/* Why the SET of RE failed, in one line. */
 static void
 explain(const struct reg_ent *re)
 {
@@ -396,11 +447,18 @@ int
 reg_publish(struct reg *r)
 {
 	struct reg_ent	*re;
+	CLIENT		*cl;
 	int		 i;
 
+	if ((cl = rpcb_local()) == NULL) {
+		log_warn("cannot register program %u: cannot connect to "
+		    "rpcbind at %s (is it running?)", BART_PROG,
+		    _PATH_RPCBINDSOCK);
+		return -1;
+	}
 	for (i = 0; i < r->n; i++) {
 		re = &r->ent[i];
-		if (!rpcb_set(BART_PROG, BART_VERS, re->nconf, &re->nb)) {
+		if (!set_on(cl, re->nconf->nc_netid, re->uaddr)) {
 			explain(re);
 			goto fail;
 		}
@@ -408,6 +466,7 @@ reg_publish(struct reg *r)
 	}
 	if (watch_start(r) == -1)
 		goto fail;
+	clnt_destroy(cl);
 	log_info("program %u version %u registered on %d transports",
 	    BART_PROG, BART_VERS, r->n);
 	return 0;
@@ -415,53 +474,11 @@ fail:
 	for (i = 0; i < r->n; i++) {
 		re = &r->ent[i];
 		if (re->registered)
-			rpcb_unset(BART_PROG, BART_VERS, re->nconf);
+			unset_on(cl, re->nconf->nc_netid);
 		re->registered = 0;
 	}
+	clnt_destroy(cl);
 	return -1;
-}
-
-/*
- * SET RE through CL, as rpcb_set() does over the local socket (rpcbind
- * takes the owner from the socket's credentials), but with our timeout.
- */
-static int
-set_on(CLIENT *cl, struct reg_ent *re)
-{
-	rpcb	 parms;
-	bool_t	 done = FALSE;
-	char	 none[1] = "";
-
-	parms.r_prog = BART_PROG;
-	parms.r_vers = BART_VERS;
-	parms.r_netid = re->nconf->nc_netid;
-	parms.r_addr = re->uaddr;
-	parms.r_owner = none;
-	if (clnt_call(cl, RPCBPROC_SET, (xdrproc_t)xdr_rpcb, (char *)&parms,
-	    (xdrproc_t)xdr_bool, (char *)&done, ms_tv(RPCB_TIMEOUT_MS)) !=
-	    RPC_SUCCESS)
-		return 0;
-	return done;
-}
-
-/* UNSET our program on RE's netid through CL; what rpcb_unset() does. */
-static int
-unset_on(CLIENT *cl, struct reg_ent *re)
-{
-	rpcb	 parms;
-	bool_t	 done = FALSE;
-	char	 none[1] = "";
-
-	parms.r_prog = BART_PROG;
-	parms.r_vers = BART_VERS;
-	parms.r_netid = re->nconf->nc_netid;
-	parms.r_addr = none;
-	parms.r_owner = none;
-	if (clnt_call(cl, RPCBPROC_UNSET, (xdrproc_t)xdr_rpcb, (char *)&parms,
-	    (xdrproc_t)xdr_bool, (char *)&done, ms_tv(RPCB_TIMEOUT_MS)) !=
-	    RPC_SUCCESS)
-		return 0;
-	return done;
 }
 
 /*
@@ -502,7 +519,7 @@ recheck(struct reg *r)
 				re->taken = 0;
 			continue;
 		}
-		if (!set_on(cl, re))
+		if (!set_on(cl, re->nconf->nc_netid, re->uaddr))
 			continue;
 		n++;
 		strncat(redone, " ", sizeof(redone) - strlen(redone) - 1);
@@ -602,7 +619,8 @@ reg_exit(struct reg *r)
 		any |= re->registered;
 		if (re->registered && known &&
 		    (m = find(list, re->nconf->nc_netid)) != NULL &&
-		    strcmp(m->r_addr, re->uaddr) == 0 && !unset_on(cl, re))
+		    strcmp(m->r_addr, re->uaddr) == 0 &&
+		    !unset_on(cl, re->nconf->nc_netid))
 			log_warnx("could not unregister %s",
 			    re->nconf->nc_netid);
 		free(re->uaddr);

@@ -362,6 +362,13 @@ exit_ok() {
 }
 check "SIGTERM with rpcbind stopped: exits within 10 s, says what it left" exit_ok
 sed -n 's/^stopped/# stopped/p' "$T/why"
+t0=$(date +%s%N)
+expect_run "start with rpcbind stopped: exit 1 with the reason, soon" 1 "" \
+    "cannot register program $PROG on [a-z0-9]+: rpcbind does not answer" \
+    timeout 30 "$SVC" -f -S "$T/hs" -p "$T/hs.pid" -s "$T/hs.sock"
+ms=$((($(date +%s%N) - t0) / 1000000))
+if [ $ms -lt 15000 ]; then ok "start with rpcbind stopped: failed in $ms ms"
+else not_ok "start with rpcbind stopped: failed in $ms ms, not under 15 s"; fi
 kill -CONT "$RPCBIND_PID"
 wait $H 2>/dev/null
 
