@@ -13,6 +13,23 @@
 
 #include "peer.h"
 
+/* The last lookup failed for want of a descriptor (EMFILE, ENFILE). */
+static int	nofd;
+
+static void
+note_fd_error(void)
+{
+	if (errno == EMFILE || errno == ENFILE)
+		nofd = 1;
+}
+
+/* Did the last peer_uid fail only because we are out of descriptors? */
+int
+peer_out_of_fds(void)
+{
+	return nofd;
+}
+
 /* Parse a /proc/net address ("0100007F" or 32 hex digits) into BUF. */
 static int
 proc_addr(const char *hex, unsigned char *buf, size_t len)
@@ -83,8 +100,10 @@ diag_tcp_uid(const struct sockaddr *peer, const struct sockaddr *us)
 		memcpy(q.req.id.idiag_dst, &u4->sin_addr, 4);
 	}
 	if ((fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
-	    NETLINK_SOCK_DIAG)) == -1)
+	    NETLINK_SOCK_DIAG)) == -1) {
+		note_fd_error();
 		return -2;
+	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	memset(&nl, 0, sizeof(nl));
 	nl.nl_family = AF_NETLINK;
@@ -147,8 +166,10 @@ proc_sock_uid(int stream, const struct sockaddr *peer,
 	memset(any, 0, sizeof(any));
 	snprintf(path, sizeof(path), "/proc/net/%s%s", stream ? "tcp" : "udp",
 	    v6 ? "6" : "");
-	if ((f = fopen(path, "re")) == NULL)
+	if ((f = fopen(path, "re")) == NULL) {
+		note_fd_error();
 		return -1;
+	}
 	while (found == -1 && fgets(line, sizeof(line), f) != NULL) {
 		if (sscanf(line, " %*d: %39[0-9A-Fa-f]:%x %39[0-9A-Fa-f]:%x "
 		    "%*x %*x:%*x %*x:%*x %*x %u", lhex, &lport, rhex, &rport,
@@ -206,8 +227,10 @@ peer_addr_is_ours(const struct sockaddr *addr)
 	} else
 		return 1;		/* AF_UNIX */
 	if ((fd = socket(addr->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) ==
-	    -1)
+	    -1) {
+		note_fd_error();
 		return 1;		/* cannot tell: treat as local */
+	}
 	ok = bind(fd, (struct sockaddr *)&ss, len) == 0 ||
 	    errno == EADDRINUSE || errno == EACCES;
 	close(fd);
@@ -231,6 +254,7 @@ peer_uid(const struct proc_req *rq)
 	const struct sockaddr	*peer = rq->from;
 	long			 uid;
 
+	nofd = 0;
 	if (rq->xport == PROC_LOCAL)
 		return rq->uid >= 0 ? rq->uid : PEER_UID_UNKNOWN;
 	if (peer == NULL || rq->fromlen < sizeof(sa_family_t) ||

@@ -10,5 +10,6 @@
 #define PEER_UID_UNKNOWN	(-2L)	/* this host, uid not known */
 long	peer_uid(const struct proc_req *);
 int	peer_addr_is_ours(const struct sockaddr *);
+int	peer_out_of_fds(void);
 
 #endif

@@ -257,6 +257,7 @@ do_chat_subscribe(void *argp, void *resp, const struct proc_req *rq)
 	chat_sub_res		*r = resp;
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
+	long			 uid;
 
 	len = caller_addr(rq, &ss);
 	if (a->cb_prog < BART_CB_PROG_MIN || a->cb_prog > BART_CB_PROG_MAX) {
@@ -267,9 +268,18 @@ do_chat_subscribe(void *argp, void *resp, const struct proc_req *rq)
 	if ((r->status = push_admit(env->push,
 	    (struct sockaddr *)&ss)) != BART_OK)
 		return;
+	/*
+	 * Out of descriptors, the uid lookup fails: that is the server
+	 * being full (BART_ETOOMANY), not the caller's fault.
+	 */
+	if ((uid = peer_uid(rq)) == PEER_UID_UNKNOWN && peer_out_of_fds()) {
+		log_warnx("out of file descriptors: a SUBSCRIBE refused");
+		r->status = BART_ETOOMANY;
+		return;
+	}
 	r->status = push_subscribe(env->push, (struct sockaddr *)&ss, len,
-	    peer_uid(rq), a->cb_prog, a->cb_vers,
-	    a->last_seen, &r->chat_sub_res_u.ok);
+	    uid, a->cb_prog, a->cb_vers, a->last_seen,
+	    &r->chat_sub_res_u.ok);
 }
 
 static void

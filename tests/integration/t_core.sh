@@ -173,6 +173,33 @@ expect_run "uid 65534 over UDP to 10.77.0.1 subscribing its own program: accepte
 expect_run "uid 65534 over TCP to 10.77.0.1 subscribing root's program: refused" 0 \
     "^renew: .*\(8\)$" "" "${AS_NOBODY[@]}" "$BIN/bart_raw" -a 10.77.0.1 subscribe 0x4abc0021 tcp
 
+# --- out of file descriptors is "the server is full", not "rpcbind" -------
+# lowest_free PID: the lowest fd number PID does not use: as its limit,
+# every new descriptor fails with EMFILE.
+lowest_free() {
+	local n=0
+	while [ -e /proc/$1/fd/$n ]; do n=$((n + 1)); done
+	echo $n
+}
+for k in tcp local; do
+	rm -f "$T/go"
+	RAW -w "$T/go" subscribe 0x4abc0011 $k >"$T/nofd.$k" 2>&1 &
+	NF=$!; track $NF
+	wait_for 5 grep -q connected "$T/nofd.$k" || not_ok "subscriber connected"
+	sleep 0.3			# accepted by the daemon meanwhile
+	old=$(awk '/^Max open files/ {print $4}' /proc/$SVC_PID/limits)
+	lim=$(lowest_free $SVC_PID)
+	prlimit --pid $SVC_PID --nofile=$lim:$old
+	touch "$T/go"
+	wait $NF
+	prlimit --pid $SVC_PID --nofile=$old:$old
+	expect_eq "out of fds, a SUBSCRIBE over $k is told the server is full" \
+	    "subscribe: too many chat subscriptions (from this host, or on the server in all) (10)" \
+	    "$(grep -v connected "$T/nofd.$k" | grep '(10)$' | sed 's/^renew:/subscribe:/')"
+	sed 's/^/# /' "$T/nofd.$k"
+done
+expect_run "with descriptors back, count answers" 0 "^I was called" "" clnt localhost count 0
+
 # --- the per-peer cap, several peers, a normal fd limit ------------------
 stop_svc
 core_svc -v --max-conns-per-peer 5 || exit 1

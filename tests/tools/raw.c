@@ -8,7 +8,8 @@
  *
  *   bart_raw [-U] [-p PORT] [-s SOCK] [-b SRCADDR] [-a DSTADDR] [-t MS] CMD
  *
- * -U sends UDP calls with sendto() from an unconnected socket.
+ * -U sends UDP calls with sendto() from an unconnected socket; with
+ * -w FILE, subscribe connects, then waits (10 s at most) for FILE.
  *
  *   rpcbomb udp|tcp|local        CHAT_SEND declaring a 2 GB name, then text
  *   malformed udp|tcp|local N    N calls with truncated or malformed args
@@ -64,6 +65,7 @@ static const char	*opt_sock;
 static const char	*opt_src;
 static const char	*opt_dst = "127.0.0.1";
 static int		 opt_unconn;		/* -U: UDP with sendto */
+static const char	*opt_wait;		/* -w: file to wait for */
 static struct sockaddr_in udp_to;
 static int		 opt_tmo = 2000;	/* ms to wait for a reply */
 static uint32_t		 next_xid;
@@ -919,6 +921,11 @@ cmd_subscribe(uint32_t prog, const char *kind)
 		perror("bart_raw: connect");
 		return 1;
 	}
+	if (opt_wait != NULL) {		/* connected first, then told to go */
+		printf("subscribe: connected\n");
+		for (i = 0; i < 200 && access(opt_wait, F_OK) == -1; i++)
+			usleep(50000);
+	}
 	if (sub_call(fd, CHAT_SUBSCRIBE, prog, NULL, &st, &id, token) == -1) {
 		printf("subscribe: closed\n");
 		return 1;
@@ -1319,7 +1326,7 @@ main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
 	next_xid = (uint32_t)util_random_u64();
-	while ((c = getopt(argc, argv, "p:s:b:a:t:U")) != -1) {
+	while ((c = getopt(argc, argv, "p:s:b:a:t:Uw:")) != -1) {
 		switch (c) {
 		case 'p':
 			opt_port = atoi(optarg);
@@ -1343,6 +1350,9 @@ main(int argc, char **argv)
 			break;
 		case 'U':
 			opt_unconn = 1;
+			break;
+		case 'w':
+			opt_wait = optarg;
 			break;
 		default:
 			usage();
