@@ -274,14 +274,60 @@ conn_drop(struct cbsvc *cb, struct cbconn *c)
 	c->fd = -1;
 }
 
+/* A free slot for a new connection, evicting one if all are taken. */
+static struct cbconn *
+conn_slot(struct cbsvc *cb)
+{
+	struct cbconn	*old = NULL;
+	int		 i;
+
+	/*
+	 * Full: evict the oldest that never sent a whole record, else the
+	 * least recently active (the server reconnects if it was its
+	 * connection).
+	 */
+	for (i = 0; i < CB_MAX_CONNS; i++) {
+		if (cb->conns[i].fd == -1)
+			return &cb->conns[i];
+		if (old == NULL || (!cb->conns[i].proven && old->proven) ||
+		    (cb->conns[i].proven == old->proven &&
+		    cb->conns[i].active < old->active))
+			old = &cb->conns[i];
+	}
+	conn_drop(cb, old);
+	return old;
+}
+
+/* Serve FD from now on; -1 if it cannot join the epoll set. */
+static int
+conn_add(struct cbsvc *cb, int fd)
+{
+	struct cbconn	*c = conn_slot(cb);
+	uint64_t	 now = util_now_us();
+
+	c->fd = fd;
+	c->active = now;
+	c->deadline = now + (uint64_t)CB_FIRST_MS * 1000;
+	if (ep_add(cb->epfd, fd, EPOLLIN, TAG_CONN +
+	    (uint64_t)(c - cb->conns)) == -1) {
+		conn_drop(cb, c);
+		return -1;
+	}
+	return 0;
+}
+
+int
+cbsvc_adopt(struct cbsvc *cb, int fd)
+{
+	return conn_add(cb, fd);
+}
+
 static void
 on_accept(struct cbsvc *cb, int lfd)
 {
 	struct sockaddr_storage	 ss;
-	struct cbconn		*c = NULL, *old = NULL;
 	socklen_t		 len;
-	uint64_t		 now = util_now_us();
-	int			 fd, i, n;
+	int			 fd, n;
 
 	for (n = 0; n < 16; n++) {	/* bounded: others get their turn */
 		len = sizeof(ss);
@@ -292,32 +338,7 @@ on_accept(struct cbsvc *cb, int lfd)
 			close(fd);	/* not our server: not a byte read */
 			continue;
 		}
-		/*
-		 * Full: evict the oldest that never sent a whole record, else
-		 * the least recently active (the server reconnects if it was
-		 * its connection).
-		 */
-		c = old = NULL;
-		for (i = 0; i < CB_MAX_CONNS; i++) {
-			if (cb->conns[i].fd == -1) {
-				c = &cb->conns[i];
-				break;
-			}
-			if (old == NULL || (!cb->conns[i].proven && old->proven) ||
-			    (cb->conns[i].proven == old->proven &&
-			    cb->conns[i].active < old->active))
-				old = &cb->conns[i];
-		}
-		if (c == NULL) {
-			conn_drop(cb, old);
-			c = old;
-		}
-		c->fd = fd;
-		c->active = now;
-		c->deadline = now + (uint64_t)CB_FIRST_MS * 1000;
-		if (ep_add(cb->epfd, fd, EPOLLIN, TAG_CONN +
-		    (uint64_t)(c - cb->conns)) == -1)
-			conn_drop(cb, c);
+		(void)conn_add(cb, fd);
 	}
 }
 

@@ -29,5 +29,7 @@ int		 cbsvc_event(struct cbsvc *, uint64_t tag, uint32_t events);
 uint64_t	 cbsvc_deadline(const struct cbsvc *);
 void		 cbsvc_timers(struct cbsvc *, uint64_t now);
 void		 cbsvc_close(struct cbsvc *);
+/* Tests: serve an already connected FD (no address check). */
+int		 cbsvc_adopt(struct cbsvc *, int fd);
 
 #endif

@@ -3,14 +3,22 @@
  * error words and exit codes, escaping for terminals, JSON encoding,
  * global option syntax (getopt_long), timeouts and health options.
  */
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <rpc/rpc.h>
 #include <sysexits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <check.h>
 
-#include "../../lib/bart.h"
+#include "../../lib/cbsvc.h"	/* with it lib/bart.h and the rpcgen header */
 #include "cmd.h"
 #include "json.h"
 #include "suites.h"
@@ -237,6 +245,256 @@ START_TEST(json_times)
 }
 END_TEST
 
+/*
+ * The callback transport (lib/cbsvc.c) over a socketpair: records,
+ * fragments, bounds, deadlines and the RPC answers, without rpcbind.
+ */
+static int		 ep = -1, peer = -1;
+static struct cbsvc	*cb;
+static int		 delivered;
+static uint64_t		 delivered_sub;
+
+static bart_status
+fake_deliver(void *arg, const deliver_args *a)
+{
+	(void)arg;
+	delivered += (int)a->msgs.msgs_len;
+	delivered_sub = a->sub_id;
+	return a->sub_id == 7 ? BART_OK : BART_EBADTOKEN;
+}
+
+static void
+cb_setup(void)
+{
+	int	sv[2];
+
+	delivered = 0;
+	ck_assert_int_ne(ep = epoll_create1(0), -1);
+	ck_assert_ptr_nonnull(cb = cbsvc_open(ep, fake_deliver, NULL));
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sv), 0);
+	ck_assert_int_eq(cbsvc_adopt(cb, sv[0]), 0);
+	peer = sv[1];
+}
+
+static void
+cb_teardown(void)
+{
+	cbsvc_close(cb);
+	close(ep);
+	close(peer);
+}
+
+/* Serve whatever is ready, a few rounds. */
+static void
+serve(void)
+{
+	struct epoll_event	ev[4];
+	int			n, i, round;
+
+	for (round = 0; round < 5; round++) {
+		n = epoll_wait(ep, ev, 4, 50);
+		for (i = 0; i < n; i++)
+			cbsvc_event(cb, ev[i].data.u64, ev[i].events);
+	}
+}
+
+/* A call message (prog 0: cbsvc_prog of an unregistered service). */
+static size_t
+make_call(unsigned char *buf, size_t len, uint32_t xid, uint32_t prog,
+    uint32_t vers, uint32_t proc, xdrproc_t xa, void *a)
+{
+	struct rpc_msg	m;
+	XDR		x;
+	size_t		n;
+
+	memset(&m, 0, sizeof(m));
+	m.rm_xid = xid;
+	m.rm_direction = CALL;
+	m.rm_call.cb_rpcvers = RPC_MSG_VERSION;
+	m.rm_call.cb_prog = prog;
+	m.rm_call.cb_vers = vers;
+	m.rm_call.cb_proc = proc;
+	m.rm_call.cb_cred = _null_auth;
+	m.rm_call.cb_verf = _null_auth;
+	xdrmem_create(&x, (char *)buf, (u_int)len, XDR_ENCODE);
+	ck_assert(xdr_callmsg(&x, &m));
+	if (xa != NULL)
+		ck_assert(xa(&x, a));
+	n = xdr_getpos(&x);
+	xdr_destroy(&x);
+	return n;
+}
+
+/* Send BODY as a record in FRAGS fragments. */
+static void
+send_record(const unsigned char *body, size_t len, int frags)
+{
+	size_t		off = 0, part;
+	uint32_t	mark;
+	int		k;
+
+	for (k = 0; k < frags; k++) {
+		part = k == frags - 1 ? len - off : len / (size_t)frags;
+		mark = htonl((uint32_t)part | (k == frags - 1 ? 0x80000000u :
+		    0));
+		ck_assert_int_eq(write(peer, &mark, 4), 4);
+		ck_assert_int_eq(write(peer, body + off, part), (ssize_t)part);
+		off += part;
+	}
+}
+
+/* The reply's accept_stat (-1: none came) and, if any, a result word. */
+static int
+get_reply(uint32_t xid, uint32_t *result)
+{
+	unsigned char	buf[512];
+	uint32_t	w[8], mark, len;
+	ssize_t		n;
+
+	serve();
+	if (read(peer, &mark, 4) != 4)
+		return -1;
+	len = ntohl(mark) & 0x7fffffff;
+	ck_assert_uint_le(len, sizeof(buf));
+	n = read(peer, buf, len);
+	ck_assert_int_eq(n, (ssize_t)len);
+	ck_assert_int_ge(n, 4 * 6);
+	memset(w, 0, sizeof(w));
+	memcpy(w, buf, (size_t)n < sizeof(w) ? (size_t)n : sizeof(w));
+	ck_assert_uint_eq(ntohl(w[0]), xid);
+	ck_assert_uint_eq(ntohl(w[1]), REPLY);
+	ck_assert_uint_eq(ntohl(w[2]), MSG_ACCEPTED);
+	if (result != NULL && n >= 4 * 7)
+		*result = ntohl(w[6]);
+	return (int)ntohl(w[5]);
+}
+
+/* Is the connection closed by cbsvc?  (EOF at our end.) */
+static int
+peer_closed(void)
+{
+	char	c;
+
+	serve();
+	return read(peer, &c, 1) == 0;
+}
+
+START_TEST(cb_null_and_errors)
+{
+	unsigned char	buf[256];
+	size_t		n;
+
+	n = make_call(buf, sizeof(buf), 11, 0, BART_CB_VERS, NULLPROC, NULL,
+	    NULL);
+	send_record(buf, n, 1);
+	ck_assert_int_eq(get_reply(11, NULL), SUCCESS);
+	n = make_call(buf, sizeof(buf), 12, 0x40000001, BART_CB_VERS, 0,
+	    NULL, NULL);
+	send_record(buf, n, 1);
+	ck_assert_int_eq(get_reply(12, NULL), PROG_UNAVAIL);
+	n = make_call(buf, sizeof(buf), 13, 0, 9, 0, NULL, NULL);
+	send_record(buf, n, 1);
+	ck_assert_int_eq(get_reply(13, NULL), PROG_MISMATCH);
+	n = make_call(buf, sizeof(buf), 14, 0, BART_CB_VERS, 7, NULL, NULL);
+	send_record(buf, n, 1);
+	ck_assert_int_eq(get_reply(14, NULL), PROC_UNAVAIL);
+	/* DELIVER whose arguments do not decode. */
+	n = make_call(buf, sizeof(buf), 15, 0, BART_CB_VERS, DELIVER, NULL,
+	    NULL);
+	memcpy(buf + n, "\0\0\0\1", 4);
+	send_record(buf, n + 4, 1);
+	ck_assert_int_eq(get_reply(15, NULL), GARBAGE_ARGS);
+	ck_assert_int_eq(delivered, 0);
+}
+END_TEST
+
+START_TEST(cb_deliver_fragments)
+{
+	unsigned char	buf[4096];
+	deliver_args	a;
+	chat_msg	m[2];
+	uint32_t	st = 99;
+	size_t		n;
+
+	memset(&a, 0, sizeof(a));
+	memset(m, 0, sizeof(m));
+	m[0].seq = 1;
+	m[1].seq = 2;
+	m[0].name = m[1].name = (char *)(uintptr_t)"n";
+	m[0].host = m[1].host = (char *)(uintptr_t)"h";
+	m[0].text = m[1].text = (char *)(uintptr_t)"t";
+	a.sub_id = 7;
+	a.msgs.msgs_len = 2;
+	a.msgs.msgs_val = m;
+	n = make_call(buf, sizeof(buf), 21, 0, BART_CB_VERS, DELIVER,
+	    (xdrproc_t)xdr_deliver_args, &a);
+	/* Three fragments (RFC 5531 section 11), answered as one. */
+	send_record(buf, n, 3);
+	ck_assert_int_eq(get_reply(21, &st), SUCCESS);
+	ck_assert_uint_eq(st, BART_OK);
+	ck_assert_int_eq(delivered, 2);
+	ck_assert_uint_eq(delivered_sub, 7);
+	/* The handler's refusal travels back as the status. */
+	a.sub_id = 8;
+	n = make_call(buf, sizeof(buf), 22, 0, BART_CB_VERS, DELIVER,
+	    (xdrproc_t)xdr_deliver_args, &a);
+	send_record(buf, n, 1);
+	ck_assert_int_eq(get_reply(22, &st), SUCCESS);
+	ck_assert_uint_eq(st, BART_EBADTOKEN);
+	/* Two calls in one write: both answered, in order. */
+	n = make_call(buf, sizeof(buf), 23, 0, BART_CB_VERS, NULLPROC, NULL,
+	    NULL);
+	send_record(buf, n, 1);
+	send_record(buf, n, 1);
+	ck_assert_int_eq(get_reply(23, NULL), SUCCESS);
+	ck_assert_int_eq(get_reply(23, NULL), SUCCESS);
+}
+END_TEST
+
+START_TEST(cb_bounds)
+{
+	uint32_t	mark = htonl(0x80000000u | (200 * 1024));
+
+	/* A record over the bound: closed, nothing allocated for it. */
+	ck_assert_int_eq(write(peer, &mark, 4), 4);
+	ck_assert(peer_closed());
+}
+END_TEST
+
+START_TEST(cb_partial_deadline)
+{
+	unsigned char	part[14] = { 0x80, 0, 0, 100 };
+
+	/* 14 bytes of a 100-byte record: nothing blocks, then dropped. */
+	ck_assert_int_eq(write(peer, part, sizeof(part)), 14);
+	serve();
+	ck_assert_uint_ne(cbsvc_deadline(cb), 0);
+	cbsvc_timers(cb, util_now_us() + 1000000);
+	ck_assert(!peer_closed());
+	cbsvc_timers(cb, util_now_us() + 3500000);
+	ck_assert(peer_closed());
+	ck_assert_uint_eq(cbsvc_deadline(cb), 0);
+}
+END_TEST
+
+START_TEST(cb_idle_between_records)
+{
+	unsigned char	buf[256];
+	size_t		n;
+
+	n = make_call(buf, sizeof(buf), 31, 0, BART_CB_VERS, NULLPROC, NULL,
+	    NULL);
+	send_record(buf, n, 1);
+	ck_assert_int_eq(get_reply(31, NULL), SUCCESS);
+	/* A whole record came: idle now, no deadline (the server stays). */
+	ck_assert_uint_eq(cbsvc_deadline(cb), 0);
+	cbsvc_timers(cb, util_now_us() + 60000000);
+	send_record(buf, n, 1);
+	ck_assert_int_eq(get_reply(31, NULL), SUCCESS);
+}
+END_TEST
+
 Suite *
 lib_suite(void)
 {
@@ -257,6 +515,14 @@ lib_suite(void)
 	tcase_add_test(tc, escape_terminal);
 	tcase_add_test(tc, json_strings);
 	tcase_add_test(tc, json_times);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("callback");
+	tcase_add_checked_fixture(tc, cb_setup, cb_teardown);
+	tcase_add_test(tc, cb_null_and_errors);
+	tcase_add_test(tc, cb_deliver_fragments);
+	tcase_add_test(tc, cb_bounds);
+	tcase_add_test(tc, cb_partial_deadline);
+	tcase_add_test(tc, cb_idle_between_records);
 	suite_add_tcase(s, tc);
 	return s;
 }
