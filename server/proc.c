@@ -255,8 +255,9 @@ do_chat_subscribe(void *argp, void *resp, const struct proc_req *rq)
 {
 	chat_sub_args		*a = argp;
 	chat_sub_res		*r = resp;
-	struct sockaddr_storage	 ss;
-	socklen_t		 len;
+	struct sockaddr_storage	 ss, via;
+	socklen_t		 len, vlen = sizeof(via);
+	const struct sockaddr	*to = rq->to;
 	long			 uid;
 
 	len = caller_addr(rq, &ss);
@@ -277,8 +278,12 @@ do_chat_subscribe(void *argp, void *resp, const struct proc_req *rq)
 		r->status = BART_ETOOMANY;
 		return;
 	}
-	r->status = push_subscribe(env->push, (struct sockaddr *)&ss, len,
-	    uid, a->cb_prog, a->cb_vers, a->last_seen,
+	/* Our address it came to: callbacks leave from there (push.c). */
+	if (rq->to == NULL && rq->xport == PROC_TCP &&
+	    getsockname(rq->fd, (struct sockaddr *)&via, &vlen) == 0)
+		to = (struct sockaddr *)&via;
+	r->status = push_subscribe_at(env->push, (struct sockaddr *)&ss, len,
+	    to, uid, a->cb_prog, a->cb_vers, a->last_seen,
 	    &r->chat_sub_res_u.ok);
 }
 

@@ -112,6 +112,8 @@ struct sub {
 	unsigned char	 token[BART_TOKEN_LEN];
 	union addr	 host;		/* the SUBSCRIBE's source, port 0 */
 	socklen_t	 hostlen;
+	union addr	 via;		/* our address it came to, port 0 */
+	int		 hasvia;
 	long		 uid;		/* local subscriber, or PEER_REMOTE */
 	uint32_t	 prog, vers;
 	char		 peerstr[48];
@@ -491,6 +493,21 @@ push_subscribe(struct push *p, const struct sockaddr *peer, socklen_t len,
     long uid, uint32_t prog, uint32_t vers, uint64_t last_seen,
     chat_sub_ok *ok)
 {
+	return push_subscribe_at(p, peer, len, NULL, uid, prog, vers,
+	    last_seen, ok);
+}
+
+/*
+ * The same, knowing VIA, our address the SUBSCRIBE came to (or NULL):
+ * callbacks then leave from that address, so a client that accepts
+ * them only from the server's address it used (lib/cbsvc.c) sees that
+ * address even on a host with several.
+ */
+bart_status
+push_subscribe_at(struct push *p, const struct sockaddr *peer,
+    socklen_t len, const struct sockaddr *via, long uid, uint32_t prog,
+    uint32_t vers, uint64_t last_seen, chat_sub_ok *ok)
+{
 	struct peerkey	 k;
 	struct peer	*pe;
 	struct sub	*s;
@@ -547,6 +564,16 @@ push_subscribe(struct push *p, const struct sockaddr *peer, socklen_t len,
 		}
 		s->host.sin.sin_port = 0;
 		s->hostlen = sizeof(s->host.sin);
+	}
+	if (via != NULL && via->sa_family == s->host.sa.sa_family &&
+	    (via->sa_family == AF_INET || via->sa_family == AF_INET6)) {
+		memcpy(&s->via, via, via->sa_family == AF_INET6 ?
+		    sizeof(s->via.sin6) : sizeof(s->via.sin));
+		if (via->sa_family == AF_INET6)
+			s->via.sin6.sin6_port = 0;
+		else
+			s->via.sin.sin_port = 0;
+		s->hasvia = 1;
 	}
 	s->prog = prog;
 	s->vers = vers;
@@ -873,6 +900,18 @@ sub_connect(struct push *p, struct sub *s, uint16_t port)
 		return -1;
 	}
 	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/*
+	 * From the address the SUBSCRIBE came to; if it is gone, any.  The
+	 * port is picked at connect() (IP_BIND_ADDRESS_NO_PORT), per
+	 * destination, or thousands of callbacks would drain the range.
+	 */
+	if (s->hasvia)
+		setsockopt(s->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+		    sizeof(one));
+	if (s->hasvia && bind(s->fd, &s->via.sa, s->hostlen) == -1)
+		log_debug("subscription %llu: cannot call back from the "
+		    "address it came to: %s", (unsigned long long)s->id,
+		    strerror(errno));
 	if (connect(s->fd, &a.sa, s->hostlen) == -1) {
 		if (errno != EINPROGRESS)
 			return -1;

@@ -45,6 +45,9 @@ bart_status	 push_admit(struct push *, const struct sockaddr *);
 bart_status	 push_subscribe(struct push *, const struct sockaddr *,
 		    socklen_t, long, uint32_t, uint32_t, uint64_t,
 		    chat_sub_ok *);
+bart_status	 push_subscribe_at(struct push *, const struct sockaddr *,
+		    socklen_t, const struct sockaddr *, long, uint32_t,
+		    uint32_t, uint64_t, chat_sub_ok *);
 bart_status	 push_unsubscribe(struct push *, const chat_sub_ref *);
 bart_status	 push_renew(struct push *, const chat_sub_ref *,
 		    sub_state *);

@@ -63,6 +63,24 @@ nft delete table inet bartpush
 grep -q "is served by uid 0, not by uid 65534: refused" "$T/svc.log" &&
 	ok "refusal logged with the socket's owner" || not_ok "refusal logged with the socket's owner"
 
+# --- callbacks leave from the address the SUBSCRIBE came to -------------
+# (a client accepts DELIVERs only from the server address it used)
+"$BIN/bart_raw" cbserve 0x4abc0014 answer 60 >"$T/cb.via" 2>&1 &
+track $!
+wait_for 5 grep -q port "$T/cb.via" || not_ok "callback for the via test registered"
+VPORT=$(sed -n 's/^cbserve: port //p' "$T/cb.via")
+nft add table inet bartvia
+nft add chain inet bartvia out '{ type filter hook output priority 0 ; policy accept ; }'
+nft add rule inet bartvia out ip saddr 127.0.0.9 ip daddr 127.0.0.6 tcp dport "$VPORT" tcp flags '& (syn|ack) == syn' counter
+nft add rule inet bartvia out ip saddr != 127.0.0.9 tcp dport "$VPORT" tcp flags '& (syn|ack) == syn' counter
+expect_run "subscribing from 127.0.0.6 to bart at 127.0.0.9: active" 0 "^renew: active$" "" \
+    "$BIN/bart_raw" -a 127.0.0.9 -b 127.0.0.6 subscribe 0x4abc0014 tcp
+pk=($(nft list chain inet bartvia out | grep -o 'packets [0-9]*' | awk '{print $2}'))
+nft delete table inet bartvia
+echo "# callback SYNs: from 127.0.0.9 ${pk[0]:-?}, from elsewhere ${pk[1]:-?}"
+expect_eq "the callback left from 127.0.0.9, the address the SUBSCRIBE came to" \
+    "1 0" "$([ "${pk[0]:-0}" -ge 1 ] && echo 1 || echo 0) ${pk[1]:-x}"
+
 # --- a flood of failing SUBSCRIBEs -------------------------------------
 # One peer (root) sends SUBSCRIBEs for an unregistered program for 8 s.
 rss0=$(rss_kb); maps0=$(maps); thr0=$(threads)
