@@ -111,3 +111,11 @@ $(B)/examples/bart_%: examples/%.c $(B)/destdir/.stamp
 	    $$(pkg-config --cflags --libs bart)'
 lib-examples: $(EXAMPLES)
 testtools: $(if $(findstring sanitize,$(EXTRA_LDFLAGS)),,lib-examples)
+
+# libFuzzer target for the callback transport (make fuzz runs it too).
+FUZZ_TARGETS += fuzz_cbsvc
+fuzz-bins: $(FUZZ_B)/fuzz_cbsvc
+$(FUZZ_B)/fuzz_cbsvc: fuzz/fuzz_cbsvc.c $(FUZZ_B)/obj/lib/cbsvc.o \
+		$(FUZZ_B)/obj/common/util.o $(FUZZ_GEN_OBJ)
+	$(CC) $(CFLAGS_OURS) -o $@ $^ $(FUZZ_LINK) \
+	    $(shell pkg-config --libs libtirpc 2>/dev/null)
