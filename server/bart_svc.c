@@ -340,7 +340,7 @@ main(int argc, char **argv)
 	/* ORDER: before reg_claim, which unsets "stale" registrations. */
 	if (daemon_lock_state(e.state_dir) == -1)
 		exit(1);
-	if (reg_claim() == -1)		/* ORDER: root: unset stale */
+	if (reg_claim(uid) == -1)	/* ORDER: root: unset stale */
 		exit(1);
 	/* ORDER: root: bind; after reg_claim, which may refuse. */
 	if (listen_open(&e.listen, &lc) == -1)

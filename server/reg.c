@@ -331,19 +331,48 @@ out:
 }
 
 /*
+ * May a live entry with OWNER (rpcbind's owner field) stop us?  As
+ * root: one registered by root, by the user we run as, or by another
+ * system account (Debian policy: uids below 1000, and 60000 up, nobody
+ * included), i.e. by a daemon an administrator started, whatever its
+ * -u.  Not one of a person's uid (1000-59999) or of unknown owner:
+ * anyone may register a free program number with rpcbind, and a
+ * user's responder must not keep the system's daemon from starting.
+ * As another user every live entry counts: we could not replace it.
+ */
+static int
+owner_counts(const char *owner, uid_t run_uid)
+{
+	long long	uid;
+
+	if (geteuid() != 0)
+		return 1;
+	if (owner == NULL)
+		return 0;
+	if (strcmp(owner, "superuser") == 0)
+		return 1;
+	if (util_parse_ll(owner, 0, UINT32_MAX, &uid) == -1)
+		return 0;
+	return uid == (long long)run_uid || uid < 1000 || uid >= 60000;
+}
+
+/*
  * Take over our program in rpcbind.  If a live daemon answers at any
  * registered address, refuse (-1): another bart_svc, on another state
  * directory, serves it, and replacing its entries would point its
  * clients at us.  Entries nobody answers at are a killed daemon's and
- * are removed.  ORDER: before our sockets exist (a daemon on the same
- * -P port or -s path is reported as such, not as a bind error), and
- * as root, so the unset may remove root-owned entries.
+ * are removed, and so, as root, are live ones of other users (see
+ * owner_counts).  RUN_UID: the user we will run as.  ORDER: before our
+ * sockets exist (a daemon on the same -P port or -s path is reported
+ * as such, not as a bind error), and as root, so the unset may remove
+ * other owners' entries.
  */
 int
-reg_claim(void)
+reg_claim(uid_t run_uid)
 {
 	rpcblist_ptr	 list, l;
 	CLIENT		*cl;
+	rpcb		*m;
 	int		 rc = 0;
 
 	if ((cl = rpcb_local()) == NULL)
@@ -353,15 +382,20 @@ reg_claim(void)
 		return 0;
 	}
 	for (l = list; l != NULL; l = l->rpcb_next) {
-		if (!ours(&l->rpcb_map))
+		m = &l->rpcb_map;
+		if (!ours(m) || !alive(m->r_netid, m->r_addr))
 			continue;
-		if (alive(l->rpcb_map.r_netid, l->rpcb_map.r_addr)) {
+		if (owner_counts(m->r_owner, run_uid)) {
 			log_warnx("program %u is served by a live daemon at "
-			    "%s", BART_PROG, human(l->rpcb_map.r_netid,
-			    l->rpcb_map.r_addr));
+			    "%s", BART_PROG, human(m->r_netid, m->r_addr));
 			rc = -1;
 			goto out;
 		}
+		log_warnx("program %u at %s answers, but was registered by "
+		    "%s, not by root, uid %ld or a system account: "
+		    "replacing it", BART_PROG, human(m->r_netid, m->r_addr),
+		    m->r_owner != NULL ? m->r_owner : "nobody known",
+		    (long)run_uid);
 	}
 	for (l = list; l != NULL; l = l->rpcb_next)
 		if (ours(&l->rpcb_map) && unset_on(cl, l->rpcb_map.r_netid))

@@ -321,6 +321,47 @@ stale_ok() {
 }
 check "stale entries replaced (logged), removed again at SIGTERM" stale_ok
 
+# --- a live registration of a person's uid does not block root -----------
+# Anyone may register a free program number.  A responder of uid 1234
+# is replaced (and said so); one of a system account (nobody) blocks.
+"${AS_NOBODY[@]}" "$BIN/bart_raw" cbserve $PROG answer 60 >"$T/cb.nobody" 2>&1 &
+CB=$!
+track $CB
+wait_for 5 grep -q port "$T/cb.nobody"
+expect_run "nobody's live registration: root refuses as live" 1 "" \
+    "served by a live daemon at tcp " \
+    timeout 15 "$SVC" -f -S "$T/state" -p "$T/svc.pid" -s "$T/svc.sock"
+stop_pid $CB
+wait_for 5 netids_are ""
+setpriv --reuid 1234 --regid 1234 --clear-groups \
+    "$BIN/bart_raw" cbserve $PROG answer 60 >"$T/cb.user" 2>&1 &
+CB=$!
+track $CB
+wait_for 5 grep -q port "$T/cb.user"
+tcp_owner_is() {
+	[ "$(rpcinfo | awk -v p=$PROG '$1 == p && $3 == "tcp" {print $6}')" = "$1" ]
+}
+person_ok() {
+	local owner
+	owner=$(rpcinfo | awk -v p=$PROG '$1 == p && $3 == "tcp" {print $6}')
+	[ "$owner" = 1234 ] || { echo "setup: owner '$owner'"; return 1; }
+	# start_svc's rpcinfo -t may be answered by the responder: wait
+	# for the owner to change.
+	start_svc || return 1
+	wait_for 10 tcp_owner_is superuser
+	grep -q "registered by 1234, not by root, uid 0 or a system account: replacing it" \
+	    "$T/svc.log" || { echo "not logged"; tail -5 "$T/svc.log"; return 1; }
+	[ "$(netids)" = "$all" ] || { echo "registered: '$(netids)'"; return 1; }
+	owner=$(rpcinfo | awk -v p=$PROG '$1 == p && $3 == "tcp" {print $6}')
+	[ "$owner" = superuser ] || { echo "owner now '$owner'"; return 1; }
+	[ "$(clnt -T tcp -t 3 localhost count 0)" = "I was called 3 times." ]
+}
+check "uid 1234's live registration: root replaces it, serves its counter" \
+    person_ok
+stop_pid $CB
+stop_svc
+wait_for 5 netids_are ""
+
 # --- a stopped rpcbind never stalls the daemon ---------------------------
 # The client's fast path for this host goes straight to the default
 # socket, so it needs no rpcbind; the daemon's 2 s check must not make
