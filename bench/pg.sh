@@ -90,6 +90,33 @@ awk -v p="$P1" -v n="$N1" -v f="$F1" -v s="$S1" 'BEGIN {
 	    "transaction floor %d = %d us); SQLite count p50 %d us\n",
 	    p, p / (n + f), n, f, n + f, s }'
 
+# ---- the hot row: pgbench, one counter row vs eight shards --------------------
+# hotrow NAME SQL: pgbench with 8 clients on hostx; prints its tps.
+hotrow() {
+	printf '%s\n' "$2" >"$T/$1.sql"
+	chmod 644 "$T/$1.sql"
+	hrun x "$PG_BINDIR/pgbench" -n -h "${IP4[p]}" -p "$PG_PORT" -U bart \
+	    -c 8 -j 2 -T "$D" -f "$T/$1.sql" bart 2>/dev/null |
+	    sed -n 's/^tps = \([0-9]*\).*/\1/p'
+}
+pg_sql p "CREATE TABLE bench_hot (id int PRIMARY KEY, v bigint NOT NULL);
+    INSERT INTO bench_hot SELECT g, 0 FROM generate_series(0, 7) g;
+    ALTER TABLE bench_hot OWNER TO bart" >/dev/null
+echo "== where one counter stops scaling: pgbench, 8 clients, ${D} s, UPDATE ... SET v = v + 1"
+printf '%-40s %9s %9s\n' series "fsync off" "fsync on"
+for f in off on; do
+	pg_sql p "ALTER SYSTEM SET fsync = $f" >/dev/null
+	pg_sql p "SELECT pg_reload_conf()" >/dev/null
+	sleep 1
+	eval "HOT_$f=\$(hotrow hot 'UPDATE bench_hot SET v = v + 1 WHERE id = 0;')"
+	eval "SHARD_$f=\$(hotrow shard '\\set id random(0, 7)
+UPDATE bench_hot SET v = v + 1 WHERE id = :id;')"
+done
+pg_sql p "ALTER SYSTEM SET fsync = off" >/dev/null
+pg_sql p "SELECT pg_reload_conf()" >/dev/null
+printf '%-40s %9s %9s\n' "one hot row (bart's counter today)" "$HOT_off" "$HOT_on"
+printf '%-40s %9s %9s\n' "eight rows (shards, summed on read)" "$SHARD_off" "$SHARD_on"
+
 # ---- push across servers ----------------------------------------------------
 # pushlat H SENDER: a subscriber of H's bart, 200 messages sent through
 # SENDER's bart 5 ms apart; prints "p50 p99 max" of send -> DELIVER.
