@@ -295,9 +295,9 @@ flush_pending(struct bart_chat *ch)
 		a.name = ch->name;
 		a.text = ch->pend[0].text;
 		memset(&r, 0, sizeof(r));
-		rc = lib_call(ch->b, CHAT_SEND,
+		rc = lib_change(ch->b, CHAT_SEND,
 		    (xdrproc_t)xdr_chat_send_args, &a,
-		    (xdrproc_t)xdr_chat_send_res, &r, 1);
+		    (xdrproc_t)xdr_chat_send_res, &r, &r.status);
 		if (rc != 0) {
 			go_down(ch);
 			return;

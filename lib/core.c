@@ -660,6 +660,48 @@ lib_call(struct bart *b, rpcproc_t proc, xdrproc_t xa, void *a,
 	return link_call(b, &b->main, proc, xa, a, xr, r, resend);
 }
 
+/*
+ * A change (count, say, a chat line).  A server whose commit failed
+ * answers BART_EUNKNOWN: the change may or may not be stored.  Send the
+ * same call again, with the same request identity, so the server's
+ * identity table tells: the first answer if it was stored, or it is
+ * stored now, once.  Up to UNKNOWN_TRIES more tries, 100, 200, 300 ms
+ * apart, all within the one timeout the caller gave for the call.  *ST
+ * is the status field of the result R.  Returns 0 with R decoded (the
+ * caller reads *ST), or the error; BART_ERR_UNKNOWN when the outcome is
+ * still unknown at the end.
+ */
+#define UNKNOWN_TRIES	3
+int
+lib_change(struct bart *b, rpcproc_t proc, xdrproc_t xa, void *a,
+    xdrproc_t xr, void *r, const bart_status *st)
+{
+	uint64_t	deadline, now, pause;
+	unsigned int	budget = b->timeout_ms;
+	int		try, rc;
+
+	deadline = util_now_us() + (uint64_t)budget * 1000;
+	if ((rc = lib_call(b, proc, xa, a, xr, r, 1)) != 0)
+		return rc;
+	for (try = 1; try <= UNKNOWN_TRIES && *st == BART_EUNKNOWN; try++) {
+		pause = (uint64_t)try * 100000;
+		/* Each try needs time for its answer (~100 ms at least). */
+		if ((now = util_now_us()) + pause + 100000 >= deadline)
+			break;
+		usleep((useconds_t)pause);
+		xdr_free(xr, r);
+		b->timeout_ms = (unsigned int)((deadline - now - pause) / 1000);
+		rc = lib_call(b, proc, xa, a, xr, r, 1);
+		b->timeout_ms = budget;
+		if (rc != 0)
+			return lib_fail(b, BART_ERR_UNKNOWN, "the server could "
+			    "not confirm its commit, and the call sent again "
+			    "failed (%s): the change may or may not be stored",
+			    b->msg);
+	}
+	return 0;
+}
+
 /* A refusal from the server, in the server's words. */
 int
 lib_status(struct bart *b, bart_status st)

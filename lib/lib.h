@@ -40,6 +40,8 @@ int	lib_fail(struct bart *, int, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
 int	lib_call(struct bart *, rpcproc_t, xdrproc_t, void *, xdrproc_t,
 	    void *, int);
+int	lib_change(struct bart *, rpcproc_t, xdrproc_t, void *, xdrproc_t,
+	    void *, const bart_status *);
 int	lib_reopen(struct bart *);
 void	lib_reqid(struct bart *, bart_reqid *);
 int	lib_status(struct bart *, bart_status);

@@ -29,8 +29,8 @@ bart_count(struct bart *b, int32_t up, int64_t *total, char *text,
 	memset(&r, 0, sizeof(r));
 	lib_reqid(b, &a.id);
 	a.up = up;
-	rc = lib_call(b, COUNT, (xdrproc_t)xdr_count_args, &a,
-	    (xdrproc_t)xdr_count_res, &r, 1);
+	rc = lib_change(b, COUNT, (xdrproc_t)xdr_count_args, &a,
+	    (xdrproc_t)xdr_count_res, &r, &r.status);
 	if (rc == 0 && (rc = lib_status(b, r.status)) == 0) {
 		if (total != NULL)
 			*total = r.count_res_u.ok.total;
@@ -60,8 +60,8 @@ bart_say(struct bart *b, const char *name, const char *text, uint64_t *seq)
 	lib_reqid(b, &a.id);
 	a.name = (char *)(uintptr_t)name;
 	a.text = (char *)(uintptr_t)text;
-	rc = lib_call(b, CHAT_SEND, (xdrproc_t)xdr_chat_send_args, &a,
-	    (xdrproc_t)xdr_chat_send_res, &r, 1);
+	rc = lib_change(b, CHAT_SEND, (xdrproc_t)xdr_chat_send_args, &a,
+	    (xdrproc_t)xdr_chat_send_res, &r, &r.status);
 	if (rc == 0 && (rc = lib_status(b, r.status)) == 0 && seq != NULL)
 		*seq = r.chat_send_res_u.seq;
 	xdr_free((xdrproc_t)xdr_chat_send_res, (char *)&r);

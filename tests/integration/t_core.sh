@@ -271,8 +271,12 @@ echo "# failed commits under load: acknowledged $A, told unknown $U, other failu
 if [ "$grew" -ge "$A" ] && [ "$grew" -le $((A + U + F)) ]; then
 	ok "counter grew $grew: at least the $A acknowledged, at most those plus $U unknown and $F failed"
 else not_ok "counter grew $grew, acknowledged $A, unknown $U, failed $F"; fi
-if [ "$U" -ge 1 ]; then ok "$U calls were told the outcome is unknown"; else
-	not_ok "no call was told the outcome is unknown (did the fault hit?)"; fi
+# libbart resends an unknown outcome with its identity (t_fix_unknown.sh),
+# so few calls, maybe none, stay unknown: the daemon's count shows the hits.
+told=$(grep -o "[0-9]* were told the change may or may not" "$T/svc.log" |
+    awk '{n += $1} END {print n + 0}')
+if [ "$told" -ge 1 ]; then ok "$told answers said unknown, $U calls stayed unknown"; else
+	not_ok "no answer said the outcome is unknown (did the fault hit?)"; fi
 grep -q "may or may not be stored" "$T/svc.log" && ok "the daemon logged the unknown outcome" ||
 	not_ok "no log line for the failed commit"
 finish

@@ -8,6 +8,10 @@
  *                                  fail with EIO (the data written
  *                                  stays in the page cache: a commit
  *                                  whose outcome is unknown)
+ *   BART_FAULT_FSYNC_ONCE=PATH     when PATH exists, the next fsync or
+ *                                  fdatasync fails with EIO and PATH is
+ *                                  removed: one failed commit, then
+ *                                  commits work again
  *
  * Under ASan set ASAN_OPTIONS=verify_asan_link_order=0: this library
  * is built without sanitizers and loads before the runtime.
@@ -52,7 +56,13 @@ sync_fails(void)
 {
 	const char	*p = getenv("BART_FAULT_FSYNC");
 
-	if (p == NULL || access(p, F_OK) == -1)
+	if (p != NULL && access(p, F_OK) == 0) {
+		errno = EIO;
+		return 1;
+	}
+	/* Whoever removes the file takes the one failure. */
+	p = getenv("BART_FAULT_FSYNC_ONCE");
+	if (p == NULL || unlink(p) == -1)
 		return 0;
 	errno = EIO;
 	return 1;
