@@ -851,6 +851,33 @@ pgstore_chat_add(struct pgstore *p, const bart_reqid *id, int64_t when,
 	return BART_OK;
 }
 
+/* 1 and *SEQ if identity ID already stored a message; 0 if not or unknown. */
+int
+pgstore_chat_known(struct pgstore *p, const bart_reqid *id, uint64_t *seq)
+{
+	PGresult	*r;
+	char		 client[24], rseq[24];
+	const char	*vals[2] = { client, rseq };
+	int		 dead, found = 0;
+
+	if (id == NULL || id->client == 0 || p->conn == NULL)
+		return 0;
+	snprintf(client, sizeof(client), "%" PRId64, (int64_t)id->client);
+	snprintf(rseq, sizeof(rseq), "%" PRId64, (int64_t)id->seq);
+	if ((r = query(p->conn, "SELECT result FROM bart_reqs WHERE "
+	    "client = $1 AND seq = $2 AND kind = 1", 2, vals, &dead)) == NULL) {
+		if (dead)
+			lost(p, "no answer");
+		return 0;
+	}
+	if (PQntuples(r) == 1) {
+		*seq = (uint64_t)val64(r, 0, 0);
+		found = 1;
+	}
+	PQclear(r);
+	return found;
+}
+
 /* The newest message in this daemon's ring. */
 uint64_t
 pgstore_chat_newest(struct pgstore *p)

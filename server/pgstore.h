@@ -24,6 +24,8 @@ bart_status	 pgstore_chat_add(struct pgstore *, const bart_reqid *,
 		    int64_t, const char *, const char *, const char *,
 		    uint64_t *);
 uint64_t	 pgstore_chat_newest(struct pgstore *);
+int		 pgstore_chat_known(struct pgstore *, const bart_reqid *,
+		    uint64_t *);
 int		 pgstore_chat_since(struct pgstore *, uint64_t, unsigned int,
 		    store_msg_cb, void *);
 int		 pgstore_prune(struct pgstore *, int64_t);

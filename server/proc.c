@@ -155,6 +155,12 @@ do_chat_send(void *argp, void *resp, const struct proc_req *rq)
 	if (env->chat_limit != NULL && limit_take(env->chat_limit,
 	    (struct sockaddr *)&ss, peer_uid(rq),
 	    util_now_us()) == -1) {
+		/* A resend of a stored line is owed its first answer. */
+		if (store_chat_known(env->store, &a->id, &seq)) {
+			r->status = BART_OK;
+			r->chat_send_res_u.seq = seq;
+			return;
+		}
 		r->status = BART_ERATE;
 		return;
 	}

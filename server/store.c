@@ -608,6 +608,24 @@ store_chat_add(struct store *s, const bart_reqid *id, int64_t when,
 	return BART_OK;
 }
 
+/*
+ * 1 and *SEQ if identity ID already stored a message, 0 if not (or the
+ * store cannot tell).  Writes nothing: for a caller that would refuse
+ * the call otherwise (the rate limit) but owes a resend its first answer.
+ */
+int
+store_chat_known(struct store *s, const bart_reqid *id, uint64_t *seq)
+{
+	int64_t	prev;
+
+	if (s->pg != NULL)
+		return pgstore_chat_known(s->pg, id, seq);
+	if (!req_lookup(s, id, REQ_CHAT, &prev))
+		return 0;
+	*seq = (uint64_t)prev;
+	return 1;
+}
+
 /* The newest message number, counting the open group's. */
 uint64_t
 store_chat_pending(struct store *s)

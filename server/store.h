@@ -34,6 +34,8 @@ int		 store_count_set(struct store *, int64_t);
 bart_status	 store_chat_add(struct store *, const bart_reqid *, int64_t,
 		    const char *, const char *, const char *, uint64_t *);
 uint64_t	 store_chat_newest(struct store *);
+int		 store_chat_known(struct store *, const bart_reqid *,
+		    uint64_t *);
 uint64_t	 store_chat_pending(struct store *);
 int		 store_group_begin(struct store *);
 int		 store_in_group(const struct store *);

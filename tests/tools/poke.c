@@ -11,6 +11,11 @@
  *   bart_poke sendmany HOST N [SECS]     N CHAT_SENDs on one connection
  *                                        (or until SECS have passed);
  *                                        prints "ok A erate B other C"
+ *   bart_poke burstresend HOST N         CHAT_SEND, N more (new ids), then
+ *                                        the first again with its identity,
+ *                                        one connection; prints "first S
+ *                                        erate E again R" (R: the seq, or
+ *                                        the status's number)
  *   bart_poke count HOST CLIENT SEQ N    COUNT N with the identity
  *                                        CLIENT/SEQ; prints the total
  *   bart_poke countloop H1,H2.. N SECS   N COUNT 1s, each resent with its
@@ -250,6 +255,60 @@ do_sendmany(const char *host, long n, long secs)
 	return 0;
 }
 
+/* One CHAT_SEND with identity ID; the seq, or -status (-1000: RPC). */
+static long long
+send_one(CLIENT *cl, const bart_reqid *id, const char *text)
+{
+	chat_send_args	a;
+	chat_send_res	r;
+
+	memset(&a, 0, sizeof(a));
+	memset(&r, 0, sizeof(r));
+	a.id = *id;
+	a.name = (char *)(uintptr_t)"burst";
+	a.text = (char *)(uintptr_t)text;
+	if (chat_send_1(&a, &r, cl) != RPC_SUCCESS) {
+		clnt_perror(cl, "send");
+		return -1000;
+	}
+	return r.status == BART_OK ? (long long)r.chat_send_res_u.seq :
+	    -(long long)r.status;
+}
+
+/* A resend inside a rate-limited burst: all within one process. */
+static int
+do_burstresend(const char *host, long n)
+{
+	CLIENT		*cl = open_client(host, BART_PROG, BART_VERS);
+	bart_reqid	 first, id;
+	long long	 s, again;
+	long		 i, erate = 0;
+	char		 text[32];
+
+	first.client = id.client = util_random_u64();
+	first.seq = 1;
+	if ((s = send_one(cl, &first, "burst-first")) < 0) {
+		printf("first status %lld\n", -s);
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		id.seq = (uint64_t)i + 2;
+		snprintf(text, sizeof(text), "burst-%ld", i);
+		if ((again = send_one(cl, &id, text)) == -1000)
+			return 1;
+		if (again == -(long long)BART_ERATE)
+			erate++;
+	}
+	if ((again = send_one(cl, &first, "burst-first")) == -1000)
+		return 1;
+	if (again < 0)
+		printf("first %lld erate %ld again status=%lld\n", s, erate,
+		    -again);
+	else
+		printf("first %lld erate %ld again %lld\n", s, erate, again);
+	return 0;
+}
+
 static int
 do_count(const char *host, const char *client, const char *seq,
     const char *up)
@@ -365,6 +424,8 @@ main(int argc, char **argv)
 	if ((argc == 4 || argc == 5) && strcmp(argv[1], "sendmany") == 0)
 		return do_sendmany(argv[2], strtol(argv[3], NULL, 10),
 		    argc == 5 ? strtol(argv[4], NULL, 10) : 0);
+	if (argc == 4 && strcmp(argv[1], "burstresend") == 0)
+		return do_burstresend(argv[2], strtol(argv[3], NULL, 10));
 	if (argc == 4 && strcmp(argv[1], "subscribe") == 0)
 		return do_subscribe(argv[2], strtoul(argv[3], NULL, 0));
 	if (argc == 3 && strcmp(argv[1], "deliver") == 0)
@@ -375,7 +436,8 @@ main(int argc, char **argv)
 		return do_unsubscribe(argv[2]);
 	fprintf(stderr, "usage: bart_poke subscribe HOST PROG | deliver PROG |"
 	    " garbage PROG | unsubscribe HOST | send HOST NAMEHEX TEXTHEX |"
-	    " sendmany HOST N [SECS] | count HOST CLIENT SEQ N |"
+	    " sendmany HOST N [SECS] | burstresend HOST N |"
+	    " count HOST CLIENT SEQ N |"
 	    " countloop HOSTS N SECS\n");
 	return 2;
 }
