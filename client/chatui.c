@@ -116,6 +116,9 @@ on_event(void *arg, enum bart_chat_event ev, int err, const char *detail)
 	case BART_CHAT_UNSENT:
 		note("not sent: ", detail);
 		break;
+	case BART_CHAT_MOVED:
+		note("moved to server ", detail);
+		break;
 	}
 }
 

@@ -195,7 +195,9 @@ enum bart_chat_event {
 	BART_CHAT_DOWN,		/* server lost; reconnecting */
 	BART_CHAT_RECONNECTED,
 	BART_CHAT_REFUSED,	/* a line was refused (err); detail: line */
-	BART_CHAT_UNSENT	/* at leave: a line never sent; detail */
+	BART_CHAT_UNSENT,	/* at leave: a line never sent; detail */
+	BART_CHAT_MOVED		/* host list: now through the server named
+				   in detail (subscribed again, caught up) */
 };
 
 struct bart_chat_cbs {

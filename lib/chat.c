@@ -61,6 +61,7 @@ struct bart_chat {
 	int			 gap;		/* a DELIVER skipped ahead */
 	int			 in_deliver;	/* inside the DELIVER handler */
 	int			 poll_said;	/* POLLING reported, not active since */
+	unsigned int		 at;		/* host list entry subscribed at */
 	uint64_t		 probe_deadline, next_renew, next_poll;
 	uint64_t		 next_resub, next_rereg;
 	struct pending		 pend[MAX_PENDING];
@@ -125,6 +126,34 @@ catch_up(struct bart_chat *ch)
 }
 
 static void	now_active(struct bart_chat *);
+static void	subscribe(struct bart_chat *);
+static void	arm(struct bart_chat *);
+
+/* A host list's handle moved to another server: say so; 1 if it did. */
+static int
+moved_on(struct bart_chat *ch)
+{
+	if (ch->b->cur == ch->at)
+		return 0;
+	ch->at = ch->b->cur;
+	event(ch, BART_CHAT_MOVED, 0, bart_host(ch->b));
+	return 1;
+}
+
+/*
+ * After a call that moved on: the subscription stayed with the server
+ * left behind, so subscribe through the new one, catching up from
+ * last_seen first.  Poll mode just polls the new one.
+ */
+static void
+follow(struct bart_chat *ch)
+{
+	if (!moved_on(ch))
+		return;
+	ch->subscribed = 0;
+	if ((ch->st == CS_PROBING || ch->st == CS_ACTIVE) && ch->cb != NULL)
+		subscribe(ch);
+}
 
 /* DELIVER: check, hand on what is in order, note a gap; never call out. */
 static bart_status
@@ -238,6 +267,9 @@ subscribe(struct bart_chat *ch)
 		go_down(ch);
 		return;
 	}
+	/* It may have moved on meanwhile: callbacks come from the new one. */
+	(void)moved_on(ch);
+	cbsvc_allow(ch->cb, &ch->b->server, ch->b->serverlen);
 	if (r.status != BART_OK) {
 		go_poll(ch, (int)r.status, util_status_str(r.status));
 		return;
@@ -263,6 +295,11 @@ renew(struct bart_chat *ch)
 	if (lib_call(ch->b, CHAT_RENEW, (xdrproc_t)xdr_chat_sub_ref, &a,
 	    (xdrproc_t)xdr_chat_renew_res, &r, 0) != 0) {
 		go_down(ch);
+		return;
+	}
+	/* Asked of another server: our subscription is not there. */
+	if (ch->b->cur != ch->at) {
+		follow(ch);
 		return;
 	}
 	if (r.status == BART_OK) {
@@ -327,8 +364,11 @@ bart_chat_send(struct bart_chat *ch, const char *line)
 		return lib_fail(ch->b, BART_ERR_NOMEM, "out of memory");
 	ch->npend++;
 	/* Never a call to the server while the server waits for our reply. */
-	if (!ch->in_deliver)
+	if (!ch->in_deliver) {
 		flush_pending(ch);
+		follow(ch);
+		arm(ch);
+	}
 	return 0;
 }
 
@@ -390,7 +430,8 @@ timers(struct bart_chat *ch)
 			break;
 		ch->next_resub = now + RETRY_EVERY_US;
 		if (lib_reopen(ch->b) == 0) {
-			event(ch, BART_CHAT_RECONNECTED, 0, NULL);
+			if (!moved_on(ch))
+				event(ch, BART_CHAT_RECONNECTED, 0, NULL);
 			ch->st = CS_POLL;
 			flush_pending(ch);
 			if (ch->st != CS_DOWN) {
@@ -406,6 +447,7 @@ timers(struct bart_chat *ch)
 		go_down(ch);
 	if (ch->st != CS_DOWN && ch->npend > 0)
 		flush_pending(ch);
+	follow(ch);
 }
 
 /* The next moment a timer is due: the timerfd is armed for it. */
@@ -520,6 +562,7 @@ bart_chat_join(struct bart *b, const char *name,
 	/* Start at the newest message: a chat shows what comes next. */
 	if ((rc = bart_newest(b, &ch->last_seen)) != 0)
 		goto fail;
+	ch->at = b->cur;
 	ch->next_rereg = util_now_us() + REREG_EVERY_US;
 	if ((ch->cb = cbsvc_open(ch->epfd, on_deliver, ch)) == NULL ||
 	    ensure_registered(ch) == -1) {

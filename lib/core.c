@@ -8,8 +8,12 @@
 #include <sys/un.h>
 #include <netinet/in.h>
 
+#include <arpa/inet.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <rpc/rpc.h>
 #include <rpc/rpcb_prot.h>
 #include <stdarg.h>
@@ -84,6 +88,22 @@ lib_is_local(const char *host)
 	return 0;
 }
 
+/* What to connect to: the list entry's address, or the name itself. */
+static const char *
+conn_host(const struct bart *b)
+{
+	if (b->nlist > 0 && b->list[b->cur].addr[0] != '\0')
+		return b->list[b->cur].addr;
+	return b->host;
+}
+
+/* How long opening one host may take: its share when there is a list. */
+static unsigned int
+open_ms(const struct bart *b)
+{
+	return b->nlist > 1 ? b->share_ms : b->timeout_ms;
+}
+
 /* Does rpcbind still list us?  Then the daemon died (stale entry). */
 static int
 registered_anyway(struct bart *b, const char *netid)
@@ -99,7 +119,7 @@ registered_anyway(struct bart *b, const char *netid)
 	nb.maxlen = sizeof(ss);
 	nb.len = 0;
 	yes = rpcb_getaddr(BART_PROG, BART_VERS, nc, &nb,
-	    strcmp(netid, "local") == 0 ? "localhost" : b->host);
+	    strcmp(netid, "local") == 0 ? "localhost" : conn_host(b));
 	freenetconfigent(nc);
 	return yes;
 }
@@ -287,6 +307,58 @@ fast_local(struct bart *b, const char *netid, struct netconfig *nc)
 	return fd_client(fd, nc, &ss, len, BART_PROG, BART_VERS);
 }
 
+/*
+ * A host of a list: does its rpcbind accept a TCP connection within
+ * MS?  libtirpc connects with a blocking connect(), which waits minutes
+ * for a host whose packets vanish; this bounded knock lets the list move
+ * on within its share of the timeout.  0 if it answered.
+ */
+static int
+knock(struct bart *b, unsigned int ms)
+{
+	struct addrinfo	 hints, *res = NULL;
+	struct pollfd	 pfd;
+	socklen_t	 elen = sizeof(int);
+	char		 t[32];
+	int		 fd = -1, e = 0, n, rc = -1;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if (getaddrinfo(conn_host(b), "111", &hints, &res) != 0 || res == NULL)
+		return 0;	/* let libtirpc word it: unknown host */
+	if ((fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0)) == -1)
+		goto out;
+	if (connect(fd, res->ai_addr, res->ai_addrlen) == 0)
+		rc = 0;
+	else if (errno == EINPROGRESS) {
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		do
+			n = poll(&pfd, 1, (int)ms);
+		while (n == -1 && errno == EINTR);
+		if (n == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &e,
+		    &elen) == 0 && e == 0)
+			rc = 0;
+		else if (n == 0) {
+			lib_fail(b, BART_ERR_RPCBIND_TIMEDOUT, "no answer from "
+			    "rpcbind within %s (host down or filtered?)",
+			    (snprintf(t, sizeof(t), "%g s", ms / 1000.0), t));
+			goto out;
+		} else
+			errno = e;
+	}
+	if (rc == -1)
+		lib_fail(b, BART_ERR_NORPCBIND, "cannot reach rpcbind (is "
+		    "rpcbind running?): %s", strerror(errno));
+out:
+	if (fd != -1)
+		close(fd);
+	freeaddrinfo(res);
+	return rc;
+}
+
 /* Remember where the server is: chat accepts DELIVER only from there. */
 static void
 note_server(struct bart *b, CLIENT *cl)
@@ -308,7 +380,7 @@ open_netid(struct bart *b, struct link *l, const char *netid)
 {
 	struct netconfig	*nc;
 	struct timeval		 tv;
-	const char		*host = b->host;
+	const char		*host = conn_host(b);
 
 	/* An IPv6 literal needs the IPv6 twin of tcp or udp. */
 	if (strchr(host, ':') != NULL && (strcmp(netid, "tcp") == 0 ||
@@ -320,15 +392,24 @@ open_netid(struct bart *b, struct link *l, const char *netid)
 	if ((nc = getnetconfigent(netid)) == NULL)
 		return lib_fail(b, BART_ERR_NETID, "unknown transport '%s' "
 		    "(use tcp, udp or local)", netid);
-	tv = ms_tv(b->timeout_ms);
+	tv = ms_tv(open_ms(b));
 	if (strcmp(netid, "local") == 0)
 		host = "localhost";
-	if (!lib_is_local(host) || (l->cl = fast_local(b, netid, nc)) == NULL)
+	if (lib_is_local(host))
+		l->cl = fast_local(b, netid, nc);
+	/* A list must not hang on one host: knock first (stream only). */
+	if (l->cl == NULL && b->nlist > 1 && !lib_is_local(host) &&
+	    nc->nc_semantics != NC_TPI_CLTS && knock(b, open_ms(b)) == -1) {
+		freenetconfigent(nc);
+		return b->err;
+	}
+	if (l->cl == NULL)
 		l->cl = clnt_tp_create_timed(host, BART_PROG, BART_VERS, nc,
 		    &tv);
 	freenetconfigent(nc);
 	if (l->cl == NULL)
 		return create_error(b, netid);
+	tv = ms_tv(b->timeout_ms);
 	clnt_control(l->cl, CLSET_TIMEOUT, (char *)&tv);
 	if (l == &b->main)
 		note_server(b, l->cl);
@@ -370,13 +451,143 @@ link_close(struct link *l)
 	l->cl = NULL;
 }
 
-/* Reconnect to the host found at open (never to another of a list). */
+/* A list's last failure, saying which host it was. */
+static int
+list_fail(struct bart *b, int rc)
+{
+	char	msg[sizeof(b->msg)];
+
+	memcpy(msg, b->msg, sizeof(msg));
+	return lib_fail(b, rc, "no server of the list answered (%s: %s)",
+	    b->host, msg);
+}
+
+/*
+ * Move on to the next host of the list (after the last: the first
+ * again); the connection is made by the next call.  -1 without a list.
+ */
+int
+lib_move(struct bart *b)
+{
+	if (b->nlist <= 1)
+		return -1;
+	link_close(&b->main);
+	link_close(&b->stream);
+	b->cur = (b->cur + 1) % b->nlist;
+	memcpy(b->host, b->list[b->cur].name, sizeof(b->host));
+	return 0;
+}
+
+/*
+ * Reconnect: to the one host, or to the host in use of a list and, if it
+ * does not answer, to the others in their order.
+ */
 int
 lib_reopen(struct bart *b)
 {
+	unsigned int	i;
+
 	link_close(&b->main);
 	link_close(&b->stream);
-	return open_host(b);
+	if (b->nlist <= 1)
+		return open_host(b);
+	for (i = 0; i < b->nlist; i++) {
+		if (i > 0)
+			(void)lib_move(b);
+		if (open_host(b) == 0)
+			return 0;
+	}
+	return b->err;
+}
+
+/* The address family a list entry's name is resolved in, or 0: none. */
+static int
+list_family(const struct bart *b)
+{
+	if (strcmp(b->want, "local") == 0)
+		return 0;
+	if (strcmp(b->want, "tcp6") == 0 || strcmp(b->want, "udp6") == 0)
+		return AF_INET6;
+	return AF_INET;		/* "" and tcp, udp; "" falls back to v6 */
+}
+
+/* NAME's addresses in FAMILY (AF_INET6 too for "": v6-only names). */
+static int
+resolve(const struct bart *b, const char *name, char addrs[][64], int max)
+{
+	struct addrinfo	 hints, *res = NULL, *ai;
+	char		 buf[64];
+	int		 n = 0, i, fam, dup;
+
+	if ((fam = list_family(b)) == 0 || lib_is_local(name))
+		return 0;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = fam;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(name, NULL, &hints, &res) != 0) {
+		if (b->want[0] != '\0')
+			return 0;
+		hints.ai_family = AF_INET6;
+		if (getaddrinfo(name, NULL, &hints, &res) != 0)
+			return 0;
+	}
+	for (ai = res; ai != NULL && n < max; ai = ai->ai_next) {
+		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, buf, sizeof(buf),
+		    NULL, 0, NI_NUMERICHOST) != 0)
+			continue;
+		for (i = 0, dup = 0; i < n; i++)
+			dup |= strcmp(addrs[i], buf) == 0;
+		if (!dup)
+			snprintf(addrs[n++], 64, "%s", buf);
+	}
+	freeaddrinfo(res);
+	return n;
+}
+
+/*
+ * HOSTS, one name or "a,b,c", into the list: one entry per address of
+ * each name, in order (a name with several addresses counts as a list).
+ * One name with one address stays the name alone, exactly as always.
+ */
+static int
+list_make(struct bart *b, const char *hosts)
+{
+	char		 names[LIB_HOSTS_MAX][256];
+	char		 addrs[LIB_HOSTS_MAX][64];
+	const char	*p, *comma;
+	size_t		 len;
+	int		 nn = 0, na, i, j;
+
+	for (p = hosts; *p != '\0'; p = *comma ? comma + 1 : comma) {
+		if ((comma = strchr(p, ',')) == NULL)
+			comma = p + strlen(p);
+		len = (size_t)(comma - p);
+		if (len == 0 || len >= sizeof(names[0]) ||
+		    nn == LIB_HOSTS_MAX)
+			continue;
+		memcpy(names[nn], p, len);
+		names[nn++][len] = '\0';
+	}
+	b->nlist = 0;
+	for (i = 0; i < nn && b->nlist < LIB_HOSTS_MAX; i++) {
+		na = nn == 1 ? resolve(b, names[i], addrs, LIB_HOSTS_MAX) :
+		    resolve(b, names[i], addrs,
+		    (int)(LIB_HOSTS_MAX - b->nlist));
+		if (nn == 1 && na <= 1)
+			na = 0;		/* one host: the name, as always */
+		if (na == 0) {
+			memcpy(b->list[b->nlist].name, names[i], 256);
+			b->list[b->nlist++].addr[0] = '\0';
+		}
+		for (j = 0; j < na && b->nlist < LIB_HOSTS_MAX; j++) {
+			memcpy(b->list[b->nlist].name, names[i], 256);
+			memcpy(b->list[b->nlist++].addr, addrs[j], 64);
+		}
+	}
+	b->share_ms = b->nlist > 1 ? b->timeout_ms / b->nlist : b->timeout_ms;
+	if (b->share_ms < 100)
+		b->share_ms = b->timeout_ms < 100 ? b->timeout_ms : 100;
+	return nn;
 }
 
 int
@@ -384,8 +595,7 @@ bart_open(struct bart **bp, const char *hosts, const char *netid,
     unsigned int timeout_ms)
 {
 	struct bart	*b;
-	const char	*p, *comma;
-	size_t		 n;
+	unsigned int	 i;
 	int		 rc = BART_ERR_USAGE;
 
 	if ((*bp = b = calloc(1, sizeof(*b))) == NULL)
@@ -404,20 +614,17 @@ bart_open(struct bart **bp, const char *hosts, const char *netid,
 		snprintf(b->want, sizeof(b->want), "%s", netid);
 	}
 	/* A list: the first that answers; its error words for the last. */
-	for (p = hosts; *p != '\0'; p = *comma ? comma + 1 : comma) {
-		if ((comma = strchr(p, ',')) == NULL)
-			comma = p + strlen(p);
-		n = (size_t)(comma - p);
-		if (n == 0 || n >= sizeof(b->host))
-			continue;
-		memcpy(b->host, p, n);
-		b->host[n] = '\0';
+	if (list_make(b, hosts) == 0)
+		return lib_fail(b, BART_ERR_USAGE, "no host given");
+	for (i = 0; i < b->nlist; i++) {
+		b->cur = i;
+		memcpy(b->host, b->list[i].name, sizeof(b->host));
 		if ((rc = open_host(b)) == 0)
 			return 0;
+		if (rc == BART_ERR_NETID || rc == BART_ERR_USAGE)
+			break;
 	}
-	if (rc == BART_ERR_USAGE)
-		return lib_fail(b, BART_ERR_USAGE, "no host given");
-	return rc;
+	return b->nlist > 1 ? list_fail(b, rc) : rc;
 }
 
 void
@@ -593,6 +800,69 @@ call_dgram(CLIENT *cl, rpcproc_t proc, xdrproc_t xa, void *a,
 	return st;
 }
 
+/* Which failures mean "this server does not answer: try the next". */
+static int
+moves_on(enum clnt_stat st)
+{
+	return st == RPC_TIMEDOUT || st == RPC_CANTSEND ||
+	    st == RPC_CANTRECV || st == RPC_PROGUNAVAIL;
+}
+
+/*
+ * One call through a host list within the timeout.  Each host gets its
+ * share of it (timeout / hosts); one that cannot be reached, breaks the
+ * connection or stays silent for its share is left for the next, and
+ * the same call goes there, with the same request identity, so the
+ * shared store applies it once whichever server gets it.  After the
+ * last host the first is tried again, while time is left.
+ */
+static int
+list_call(struct bart *b, rpcproc_t proc, xdrproc_t xa, void *a,
+    xdrproc_t xr, void *r, int resend)
+{
+	struct timeval	tv;
+	enum clnt_stat	st;
+	uint64_t	deadline, now, slice;
+	unsigned int	tried = 0;
+	int		rc = BART_ERR_TIMEDOUT;
+
+	deadline = util_now_us() + (uint64_t)b->timeout_ms * 1000;
+	lib_fail(b, rc, "no answer within the timeout");
+	while ((now = util_now_us()) < deadline) {
+		slice = (deadline - now) / 1000;
+		if (slice > b->share_ms)
+			slice = b->share_ms;
+		if (slice == 0)
+			break;
+		if (b->main.cl == NULL && (rc = open_host(b)) != 0) {
+			if (rc == BART_ERR_NETID || rc == BART_ERR_USAGE)
+				return rc;
+			goto next;
+		}
+		tv = ms_tv(slice);
+		clnt_control(b->main.cl, CLSET_TIMEOUT, (char *)&tv);
+		if (tried > 0)
+			xdr_free(xr, r);
+		if (is_dgram(b->main.netid))
+			st = call_dgram(b->main.cl, proc, xa, a, xr, r,
+			    now + slice * 1000);
+		else
+			st = clnt_call(b->main.cl, proc, xa, a, xr, r, tv);
+		if (st == RPC_SUCCESS)
+			return ok(b);
+		rc = call_error(b, b->main.netid, st, resend);
+		if (!moves_on(st))
+			return rc;
+	next:
+		(void)lib_move(b);
+		/* Every host failed once: a pause before the next round. */
+		if (++tried % b->nlist == 0 && (now = util_now_us()) < deadline)
+			usleep(deadline - now > 200000 ? 200000 :
+			    (useconds_t)(deadline - now));
+	}
+	return list_fail(b, rc);
+}
+
 /*
  * One call on link L within the timeout.  A call that carries a request
  * identity (RESEND) is sent again after a broken TCP connection, after
@@ -609,6 +879,8 @@ link_call(struct bart *b, struct link *l, rpcproc_t proc, xdrproc_t xa,
 	unsigned int	budget = b->timeout_ms;
 	int		rc;
 
+	if (b->nlist > 1 && l == &b->main)
+		return list_call(b, proc, xa, a, xr, r, resend);
 	deadline = util_now_us() + (uint64_t)b->timeout_ms * 1000;
 	if (l->cl == NULL && lib_reopen(b) != 0)
 		return b->err;
@@ -661,15 +933,19 @@ lib_call(struct bart *b, rpcproc_t proc, xdrproc_t xa, void *a,
 }
 
 /*
- * A change (count, say, a chat line).  A server whose commit failed
- * answers BART_EUNKNOWN: the change may or may not be stored.  Send the
- * same call again, with the same request identity, so the server's
- * identity table tells: the first answer if it was stored, or it is
- * stored now, once.  Up to UNKNOWN_TRIES more tries, 100, 200, 300 ms
- * apart, all within the one timeout the caller gave for the call.  *ST
- * is the status field of the result R.  Returns 0 with R decoded (the
- * caller reads *ST), or the error; BART_ERR_UNKNOWN when the outcome is
- * still unknown at the end.
+ * A change (count, say, a chat line), sent with its request identity by
+ * lib_call, whose resends after a broken connection (and, with a host
+ * list, to the next host) keep it; then by its answer:
+ * - BART_EUNKNOWN: the server could not tell whether its commit landed.
+ *   The same call again, same identity, lets the identity table tell:
+ *   the first answer if it was stored, or it is stored now, once.  Up to
+ *   UNKNOWN_TRIES more tries, 100, 200, 300 ms apart (a list: at once,
+ *   to the next host).
+ * - BART_EUNAVAIL with a host list: that server's database is away;
+ *   the next host may have its own way to it.  Each host once.
+ * All within the one timeout.  *ST is the status field of R.  Returns 0
+ * with R decoded (the caller reads *ST), or the error; BART_ERR_UNKNOWN
+ * when a resend after BART_EUNKNOWN failed.
  */
 #define UNKNOWN_TRIES	3
 int
@@ -677,27 +953,42 @@ lib_change(struct bart *b, rpcproc_t proc, xdrproc_t xa, void *a,
     xdrproc_t xr, void *r, const bart_status *st)
 {
 	uint64_t	deadline, now, pause;
-	unsigned int	budget = b->timeout_ms;
-	int		try, rc;
+	unsigned int	budget = b->timeout_ms, unavail = 0;
+	int		try = 0, rc, was_unknown;
 
 	deadline = util_now_us() + (uint64_t)budget * 1000;
 	if ((rc = lib_call(b, proc, xa, a, xr, r, 1)) != 0)
 		return rc;
-	for (try = 1; try <= UNKNOWN_TRIES && *st == BART_EUNKNOWN; try++) {
-		pause = (uint64_t)try * 100000;
+	for (;;) {
+		was_unknown = *st == BART_EUNKNOWN;
+		if (*st == BART_EUNAVAIL && b->nlist > 1 &&
+		    ++unavail < b->nlist)
+			pause = 0;
+		else if (was_unknown && ++try <= UNKNOWN_TRIES)
+			pause = b->nlist > 1 ? 0 : (uint64_t)try * 100000;
+		else
+			break;
 		/* Each try needs time for its answer (~100 ms at least). */
 		if ((now = util_now_us()) + pause + 100000 >= deadline)
 			break;
-		usleep((useconds_t)pause);
+		if (pause > 0)
+			usleep((useconds_t)pause);
+		(void)lib_move(b);	/* a list: the next host */
 		xdr_free(xr, r);
 		b->timeout_ms = (unsigned int)((deadline - now - pause) / 1000);
 		rc = lib_call(b, proc, xa, a, xr, r, 1);
 		b->timeout_ms = budget;
-		if (rc != 0)
+		if (rc != 0 && was_unknown) {
+			char	msg[sizeof(b->msg)];
+
+			memcpy(msg, b->msg, sizeof(msg));
 			return lib_fail(b, BART_ERR_UNKNOWN, "the server could "
 			    "not confirm its commit, and the call sent again "
 			    "failed (%s): the change may or may not be stored",
-			    b->msg);
+			    msg);
+		}
+		if (rc != 0)
+			return rc;
 	}
 	return 0;
 }

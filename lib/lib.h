@@ -21,11 +21,26 @@ struct link {
 	char		 netid[16];	/* netid in use */
 };
 
+/*
+ * One server of a host list: a name as given, and when the name stood
+ * for several addresses (or the list has several names) the numeric
+ * address to call, so that each address is tried in its turn.
+ */
+#define LIB_HOSTS_MAX	16
+struct lib_host {
+	char		 name[256];
+	char		 addr[64];	/* "": call NAME itself */
+};
+
 struct bart {
 	struct link	 main;
 	struct link	 stream;	/* CHAT_SINCE after BART_EUSESTREAM */
 	char		 host[256];	/* the host in use */
 	char		 hosts[1024];	/* as given: one or a list */
+	struct lib_host	 list[LIB_HOSTS_MAX];
+	unsigned int	 nlist;		/* > 1: move on when one fails */
+	unsigned int	 cur;		/* list[cur] is the host in use */
+	unsigned int	 share_ms;	/* one host's part of the timeout */
 	char		 want[16];	/* netid asked for; "" auto */
 	unsigned int	 timeout_ms;
 	uint64_t	 client_id;	/* request identity */
@@ -43,6 +58,7 @@ int	lib_call(struct bart *, rpcproc_t, xdrproc_t, void *, xdrproc_t,
 int	lib_change(struct bart *, rpcproc_t, xdrproc_t, void *, xdrproc_t,
 	    void *, const bart_status *);
 int	lib_reopen(struct bart *);
+int	lib_move(struct bart *);
 void	lib_reqid(struct bart *, bart_reqid *);
 int	lib_status(struct bart *, bart_status);
 int	lib_since(struct bart *, uint64_t, unsigned int, chat_since_res *);
