@@ -61,8 +61,8 @@ util_status_str(bart_status st)
 		return "subscription dropped after repeated delivery failures";
 	case BART_EUNKNOWN:
 		return "the server could not confirm its commit: the change "
-		    "may or may not be stored (the same call resent will "
-		    "tell)";
+		    "may or may not be stored (look with count 0 or history "
+		    "before repeating it)";
 	case BART_ERATE:
 		return "too many requests of this kind from this client; "
 		    "try again shortly";
