@@ -74,7 +74,10 @@ cmd_usage(FILE *f)
 	    "  -t, --timeout SECONDS   for each call, 0.001 to 3600 "
 	    "(default %d)\n"
 	    "  -o, --output FORMAT     text, or json: one object per line\n"
-	    "  (options may also follow HOST)\n"
+	    "  (options may also follow HOST; HOST may be a list a,b,c: "
+	    "tried in order,\n"
+	    "   each for its share of -t, the next when one does not "
+	    "answer)\n"
 	    "commands:\n",
 	    DEFAULT_TIMEOUT_MS / 1000);
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)

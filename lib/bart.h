@@ -113,9 +113,13 @@ struct bart_health {
 };
 
 /*
- * Open a connection to HOST, or to the first reachable of a
- * comma-separated list ("a,b,c"; later calls stay with the one found, so
- * exactly-once holds).  NETID: "tcp", "udp", "local", "tcp6", "udp6", or
+ * Open a connection to HOST, or to the first reachable entry of a host
+ * list: "a,b,c", where a name with several addresses stands for each
+ * (at most 16 entries; one name with one address is used as always).
+ * With a list each call gives every entry its share of TIMEOUT_MS and
+ * moves on, with the same request identity, when one does not answer
+ * or (a change) answers BART_ERR_UNAVAIL or BART_ERR_UNKNOWN; later
+ * calls stay with the entry that answered (bart_host names it).  NETID: "tcp", "udp", "local", "tcp6", "udp6", or
  * NULL for the fastest that works (local for this host, else tcp).
  * TIMEOUT_MS bounds each call, resends included.  *BP is set even on
  * failure (NULL only without memory) so bart_errmsg() can say why;

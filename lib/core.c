@@ -314,7 +314,7 @@ fast_local(struct bart *b, const char *netid, struct netconfig *nc)
  * on within its share of the timeout.  0 if it answered.
  */
 static int
-knock(struct bart *b, unsigned int ms)
+knock(struct bart *b, const struct netconfig *nc, unsigned int ms)
 {
 	struct addrinfo	 hints, *res = NULL;
 	struct pollfd	 pfd;
@@ -323,13 +323,17 @@ knock(struct bart *b, unsigned int ms)
 	int		 fd = -1, e = 0, n, rc = -1;
 
 	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = strcmp(nc->nc_protofmly, NC_INET6) == 0 ? AF_INET6 :
+	    AF_INET;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
 	if (getaddrinfo(conn_host(b), "111", &hints, &res) != 0 || res == NULL)
 		return 0;	/* let libtirpc word it: unknown host */
 	if ((fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC |
-	    SOCK_NONBLOCK, 0)) == -1)
+	    SOCK_NONBLOCK, 0)) == -1) {
+		rc = 0;		/* no knock: libtirpc's way, unbounded */
 		goto out;
+	}
 	if (connect(fd, res->ai_addr, res->ai_addrlen) == 0)
 		rc = 0;
 	else if (errno == EINPROGRESS) {
@@ -342,9 +346,9 @@ knock(struct bart *b, unsigned int ms)
 		    &elen) == 0 && e == 0)
 			rc = 0;
 		else if (n == 0) {
+			snprintf(t, sizeof(t), "%g s", ms / 1000.0);
 			lib_fail(b, BART_ERR_RPCBIND_TIMEDOUT, "no answer from "
-			    "rpcbind within %s (host down or filtered?)",
-			    (snprintf(t, sizeof(t), "%g s", ms / 1000.0), t));
+			    "rpcbind within %s (host down or filtered?)", t);
 			goto out;
 		} else
 			errno = e;
@@ -399,7 +403,7 @@ open_netid(struct bart *b, struct link *l, const char *netid)
 		l->cl = fast_local(b, netid, nc);
 	/* A list must not hang on one host: knock first (stream only). */
 	if (l->cl == NULL && b->nlist > 1 && !lib_is_local(host) &&
-	    nc->nc_semantics != NC_TPI_CLTS && knock(b, open_ms(b)) == -1) {
+	    nc->nc_semantics != NC_TPI_CLTS && knock(b, nc, open_ms(b)) == -1) {
 		freenetconfigent(nc);
 		return b->err;
 	}
