@@ -3,9 +3,10 @@
 # one PostgreSQL: counts while one server is kill -9'd (every call
 # answers, counter == acknowledged sum, nothing doubled), a list whose
 # first host is dead (nothing listening; packets dropped) answers within
-# -t, a name with two addresses counts as a list, and a chat client whose
+# -t, a name with two addresses counts as a list, a chat client whose
 # server is kill -9'd moves to the next host, says so, and prints every
-# message once, in order.  Last, one host alone (SQLite) as before.
+# message once, in order, and a server whose database is cut off
+# (BART_EUNAVAIL) hands the call to the next.  Last, one host alone (SQLite) as before.
 # Hosts (netns.sh): p = PostgreSQL, a b c = bart servers, x = client,
 # d = no rpcbind (refuses), e = drops every packet, s = bart on SQLite.
 . "$(dirname "$0")/lib.sh"
@@ -145,6 +146,27 @@ else
 	sed 's/^/#   stderr: /' "$T/chat.err"
 fi
 stop_pid $CHAT
+
+# ---- a server whose database is away answers BART_EUNAVAIL: the next ------
+hrun a nft -f - <<EOF || not_ok "nft cuts hosta off from the database"
+table inet bart_cut {
+	chain out { type filter hook output priority 0; ip daddr ${IP4[p]} tcp dport $PG_PORT drop; }
+}
+EOF
+eunavail() { hrun x "$BIN/bart_clnt" -t 2 hosta count 1; [ $? = 71 ]; }
+if wait_for 30 eunavail; then
+	ok "hosta alone: BART_EUNAVAIL (exit 71), its database cut off"
+	t0=$(date +%s%N)
+	expect_run "hosta,hostc: hosta's BART_EUNAVAIL moves the call to hostc" 0 \
+	    "^I was called [0-9]+ times\.$" "" xt "$BIN/bart_clnt" -t 5 hosta,hostc count 1
+	el=$(ms_since "$t0")
+	if [ "$el" -lt 2500 ]; then ok "... at once, not after hosta's share (${el} ms)"
+	else not_ok "... at once, not after hosta's share (${el} ms)"; fi
+else
+	not_ok "hosta alone answers BART_EUNAVAIL with its database cut off"
+	tail -5 "$T/a/svc.log" | sed 's/^/#   /'
+fi
+hrun a nft delete table inet bart_cut
 
 # ---- one host alone, SQLite: as before --------------------------------------
 host_svc s || not_ok "bart_svc on hosts (SQLite)"
