@@ -78,12 +78,13 @@ table inet bart_bh {
 EOF
 # xt CMD...: CMD on hostx, killed after 30 s (a hang must not stall us).
 xt() { timeout 30 nsenter -t "${NET_HOLDER[x]}" -n -m -u -- "$@"; }
-# within DESC LIST MS: count 1 through LIST with -t 3 answers within MS.
+# within DESC ARGS MS: count 1 through ARGS (a list, maybe -T) with -t 3
+# answers within MS.
 within() {
 	local t0 el
 	t0=$(date +%s%N)
 	expect_run "$1: answers" 0 "^I was called [0-9]+ times\.$" "" \
-	    xt "$BIN/bart_clnt" -t 3 "$2" count 1
+	    xt "$BIN/bart_clnt" -t 3 $2 count 1
 	el=$(ms_since "$t0")
 	if [ "$el" -lt "$3" ]; then ok "$1: within -t 3 (${el} ms)"; else
 		not_ok "$1: within -t 3 (${el} ms)"; fi
@@ -91,6 +92,10 @@ within() {
 within "first host has no rpcbind (hostd,hostb)" hostd,hostb 3500
 within "first host drops every packet (hoste,hostb)" hoste,hostb 3500
 within "two dead hosts first (hoste,hostd,hostc)" hoste,hostd,hostc 3500
+within "over udp, first host drops every packet (-T udp hoste,hostc)" \
+    "-T udp hoste,hostc" 3500
+within "over udp, first host has no rpcbind (-T udp hostd,hostc)" \
+    "-T udp hostd,hostc" 3500
 # One name, two addresses, tried in getaddrinfo's order: hoste's first
 # (RFC 6724 sorts the address nearest hostx's first: .15 before .12).
 echo "${IP4[b]} twoaddr" >>"$NET_DIR/hosts"
@@ -105,7 +110,7 @@ fi
 expect_run "every host of the list dead: a clear error, exit 69" 69 "" \
     "no server of the list answered" \
     xt "$BIN/bart_clnt" -t 2 hostd,hoste count 1
-expect_eq "counted once each: 4 more" $((TOTAL + 4)) "$(db_counter)"
+expect_eq "counted once each: 6 more" $((TOTAL + 6)) "$(db_counter)"
 
 # ---- chat through a list: the subscriber's server is kill -9'd --------------
 host_svc a --chat-rate 0 --store "$CONN" || not_ok "hosta again"
