@@ -77,7 +77,7 @@ table inet bart_bh {
 }
 EOF
 # xt CMD...: CMD on hostx, killed after 30 s (a hang must not stall us).
-xt() { timeout 30 nsenter -t "${NET_HOLDER[x]}" -n -m -u -- "$@"; }
+xt() { timeout -s KILL 30 nsenter -t "${NET_HOLDER[x]}" -n -m -u -- "$@"; }
 # within DESC ARGS MS: count 1 through ARGS (a list, maybe -T) with -t 3
 # answers within MS.
 within() {
