@@ -119,8 +119,9 @@ struct bart_health {
  * With a list each call gives every entry its share of TIMEOUT_MS and
  * moves on, with the same request identity, when one does not answer
  * or (a change) answers BART_ERR_UNAVAIL or BART_ERR_UNKNOWN; later
- * calls stay with the entry that answered (bart_host names it).  NETID: "tcp", "udp", "local", "tcp6", "udp6", or
- * NULL for the fastest that works (local for this host, else tcp).
+ * calls stay with the entry that answered (bart_host names it).
+ * NETID: "tcp", "udp", "local", "tcp6", "udp6", or NULL for the fastest
+ * that works (local for this host, else tcp).
  * TIMEOUT_MS bounds each call, resends included.  *BP is set even on
  * failure (NULL only without memory) so bart_errmsg() can say why;
  * bart_close() it in every case.  Thread-safe: any thread may open a
