@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # bart: one non-recursive GNU Makefile.
 # Targets: all check run bench stress fuzz deps install uninstall clean
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* bart_clnt.c: the bart command line's main(): parse, open, run, close. */
 #include <stdio.h>
 

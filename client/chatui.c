@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * chatui.c: the chat client on a terminal or a pipe, over libbart's
  * chat session.  One poll() loop serves stdin and the session's fd; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* chatui.h: the interactive chat client (bart_clnt HOST chat NAME). */
 #ifndef BART_CHATUI_H
 #define BART_CHATUI_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cmd.c: the command table that feeds dispatch and usage(), the option
  * parser, the one error reporter, and the one-shot commands, each a few

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cmd.h: bart_clnt's command table, its option parsing and the one
  * error reporter.  A command entry carries its own argument parser and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * json.c: bart_clnt's JSON output.  Strings are the server's bytes
  * exactly: valid UTF-8 passes through, control characters (C0, DEL, C1)

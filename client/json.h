@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* json.h: bart_clnt's JSON output (-o json), one object per line. */
 #ifndef BART_JSON_H
 #define BART_JSON_H

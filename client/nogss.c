@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * nogss.c: linked only into the static bart_clnt.  libtirpc.a refers
  * to the GSS-API (RPCSEC_GSS), which bart never uses; linking the real

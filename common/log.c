@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* log.c: logging to stderr (foreground) or syslog (daemon). */
 #include <errno.h>
 #include <pthread.h>

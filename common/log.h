@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* log.h: one logging module for bart (OpenBSD log.c API). */
 #ifndef BART_LOG_H
 #define BART_LOG_H

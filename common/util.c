@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* util.c: status words, input checks, clocks, randomness, sockets. */
 #include <sys/random.h>
 #include <sys/socket.h>

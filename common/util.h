@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* util.h: small helpers both programs share. */
 #ifndef BART_UTIL_H
 #define BART_UTIL_H

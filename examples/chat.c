@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * chat.c: join the bart chat from a program's own poll loop.  Lines on
  * stdin are sent, messages are printed as "SEQ <NAME> TEXT" (escaped),

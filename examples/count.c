@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* count.c: add N to a bart counter.  cc count.c $(pkg-config --cflags --libs bart) */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_cbsvc.c: libFuzzer target for the chat client's callback
  * transport (lib/cbsvc.c), which reads whatever a peer that reaches the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_dispatch.c: libFuzzer target for bart's request path, fed raw
  * call records through the daemon's own loop iteration (serve_round).

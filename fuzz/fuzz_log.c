@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_log.c: a silent log.c for the fuzz targets.  Warnings about bad
  * input are expected thousands of times a second; fatal() on the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_types.h: the wire types fuzz_xdr decodes, selected by the first
  * input byte (modulo the count).  Shared with gen_corpus.c so seeds and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_xdr.c: libFuzzer target for the XDR decoders of every type in
  * bart.x that crosses the wire.  The first byte picks the type; the

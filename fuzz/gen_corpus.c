@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * gen_corpus.c: writes the seed corpus for the fuzz targets, valid
  * encodings made by the rpcgen code itself (make fuzz-corpus).

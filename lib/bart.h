@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bart.h: libbart, the C client library of bart (ONC RPC program
  * 536918567 version 1).  It finds the daemon through rpcbind, calls it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cbsvc.c: the chat client's callback program (BART_CB_PROG, a random
  * transient number registered with this host's rpcbind), served on our

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cbsvc.h: the chat session's callback program, served by libbart
  * itself on non-blocking sockets in the session's epoll set (libtirpc's

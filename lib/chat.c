@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * chat.c: libbart's chat session.  Messages reach the caller strictly in
  * sequence order, each once: deliveries that skip ahead mark a gap that

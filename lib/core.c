@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * core.c: libbart's connection and call engine.  Finds the server
  * through rpcbind (or a fast path on this host), calls it within the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * lib.h: libbart's insides shared by its modules (never installed):
  * the handle, the call engine, and the error recorder.  Everything

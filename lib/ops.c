@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* ops.c: libbart's one-call operations: ping, count, say, history, ... */
 #include <rpc/rpc.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # bench.mk: `make bench` runs the full benchmark (several minutes) and
 # `make bench QUICK=1` a quick one (under a minute).  Both run in their
 # own network+mount namespace with their own rpcbind (bench/run.sh).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # core.mk: the fault-injection library the integration tests preload
 # (tests/tools/fault.c).  Built without sanitizers in every tree.
 $(B)/bart_fault.so: tests/tools/fault.c

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # deb.mk: the Debian package (debian/, README "Install from the Debian
 # package").
 #   make deb          build it from a clean clone of HEAD, as a non-root

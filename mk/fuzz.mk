@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # fuzz.mk: libFuzzer targets under fuzz/ (see fuzz/README.md).
 #   make fuzz                   build, run each target FUZZ_SECS (60) seconds
 #   make fuzz FUZZ_SECS=900     longer

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # install.mk: make install / uninstall (GNU conventions, DESTDIR aware).
 #
 # install depends on the programs, so a plain "make install" builds what

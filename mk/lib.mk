@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # lib.mk: libbart, the C client library (lib/), and its examples.
 #
 #   $(B)/libbart.so.0.1  soname libbart.so.0, only bart_* exported

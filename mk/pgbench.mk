@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # pgbench.mk: the PostgreSQL part of `make bench` (bench/pg.sh, issue 11):
 # COUNT through bart on PostgreSQL beside the libpq floor, SQLite and
 # NULLPROC, and push across servers.  `make bench-pg` runs it alone;

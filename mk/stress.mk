@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # stress.mk: the bounded soak test, tests/stress/soak.sh (make stress).
 #   make stress                        5 minutes (STRESS_SECS=300)
 #   make stress STRESS_SECS=60         a short one

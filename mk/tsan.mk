@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # tsan.mk: a ThreadSanitizer tree in build/tsan.  The RPC thread and the
 # chat delivery thread share push.c's subscription table and chat.c's
 # ring, and both log: `make tsan-check` runs the unit tests and the chat

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* bart_svc.c: the bart daemon's main(), a table of contents. */
 #include <sys/stat.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* chat.c: a bounded, thread-safe ring of the newest chat messages. */
 #include <errno.h>
 #include <unistd.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * chat.h: the ring of recent chat messages that delivery threads read.
  * The store holds all history; the ring holds the newest few so that

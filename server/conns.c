@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conns.c: bart's stream connections.  bart accepts them itself and
  * never lets libtirpc read or write them, so no peer can make the loop

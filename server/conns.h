@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conns.h: bart's stream connections (tcp, tcp6, local): accept,
  * record reassembly, a bounded output queue, and the limits (caps per

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* counter.c: what COUNT does to the number, and what it says. */
 #include <stdio.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* counter.h: the counter's arithmetic, kept pure for testing. */
 #ifndef BART_COUNTER_H
 #define BART_COUNTER_H

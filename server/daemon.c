@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* daemon.c: what makes bart_svc a proper Unix daemon. */
 #include <sys/file.h>
 #include <sys/stat.h>

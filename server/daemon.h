@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* daemon.h: detaching, the ready pipe, pidfile, privileges, signals. */
 #ifndef BART_DAEMON_H
 #define BART_DAEMON_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * drc.c: bart's duplicate-request cache (DRC) for the UDP transports.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* drc.h: bart's duplicate-request cache for the datagram transports. */
 #ifndef BART_DRC_H
 #define BART_DRC_H

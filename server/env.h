@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* env.h: the daemon's one state struct, owned by main(). */
 #ifndef BART_ENV_H
 #define BART_ENV_H

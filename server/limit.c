@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * limit.c: per-peer rate limits, so one caller cannot take the daemon
  * (or the disk) from everyone else.

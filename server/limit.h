@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* limit.h: per-peer rate limits (a token bucket per local uid or address). */
 #ifndef BART_LIMIT_H
 #define BART_LIMIT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * listen.c: create and bind bart's sockets (tcp, udp, their IPv6
  * twins, and AF_UNIX), on the wildcard or on the --listen addresses,

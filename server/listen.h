@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* listen.h: bart's sockets, one per transport and address. */
 #ifndef BART_LISTEN_H
 #define BART_LISTEN_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* peer.c: the uid of a caller on this host, whatever transport it used. */
 #include <sys/socket.h>
 #include <netinet/in.h>

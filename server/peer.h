@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* peer.h: the uid of a caller on this host. */
 #ifndef BART_PEER_H
 #define BART_PEER_H

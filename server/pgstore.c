@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pgstore.c: the PostgreSQL store: one counter, one chat room and the
  * request identities, shared by every bart_svc on the same database.

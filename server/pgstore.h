@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pgstore.h: the PostgreSQL store (libpq), shared by every bart_svc
  * that names the same database.  store.c forwards to it when bart_svc

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * proc.c: what each BART_PROG procedure does, and the dispatcher.
  *

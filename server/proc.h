@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * proc.h: the BART_PROG procedures and their dispatcher.  A call comes
  * as a parsed header (wire.h) and its request context; the reply is

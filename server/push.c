@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * push.c: chat subscriptions, and one delivery thread that makes every
  * callback over non-blocking sockets, the way rpc.statd's rmtcall.c

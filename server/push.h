@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * push.h: chat subscriptions and callback delivery.  One delivery
  * thread drives every subscriber's callback over non-blocking sockets

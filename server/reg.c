@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * reg.c: bart's registrations with rpcbind: claim the program at
  * start-up (refusing if a live daemon serves it), publish one address

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* reg.h: bart's registrations with rpcbind. */
 #ifndef BART_REG_H
 #define BART_REG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * serve.c: one round of serving, the loop's body.  bart owns its
  * sockets: libtirpc creates the listeners and registers them with

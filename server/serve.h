@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * serve.h: one round of serving: wait for sockets, read calls, run
  * them, group-commit the changes, send the replies.  The daemon's loop

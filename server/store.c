@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * store.c: the SQLite store: counter, chat history, request identities.
  * With --store CONNINFO every public function forwards to pgstore.c

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * store.h: durable state behind one narrow interface: SQLite, or
  * PostgreSQL shared by several daemons (store_open_pg, pgstore.c).

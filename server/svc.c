@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * svc.c: serving on the sockets listen.c opened, and the loop that
  * replaces svc_run() so that signals, timers and re-registration

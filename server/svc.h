@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* svc.h: transports and the event loop. */
 #ifndef BART_SVC_H
 #define BART_SVC_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * wire.c: ONC RPC messages as bytes.  bart owns its sockets; libtirpc
  * only lends its XDR routines (xdr_replymsg and rpcgen's).  A call

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * wire.h: ONC RPC messages as bytes: a call header parsed with bounds,
  * a reply encoded into a buffer, record marking (RFC 5531 sections 9

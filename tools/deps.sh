@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # deps.sh: install the Debian packages bart needs, or say how.
 missing=""
 for p in "$@"; do

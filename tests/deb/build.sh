@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # build.sh OUTDIR: build the Debian package as Debian builds it: from a
 # clean clone of HEAD (committed work only), with dpkg-buildpackage -us
 # -uc -b, as a user other than root (nobody, when started as root).

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # install.sh DEB [BUILD_DIR]: install the package for real and use it, without
 # touching this machine.  Runs itself again inside its own mount, net
 # and pid namespaces (unshare), where /etc, /var and /usr are overlays

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # make-install.sh BUILD_DIR: "sudo make install" and "make uninstall" on
 # the live system, without touching it: in its own mount and pid
 # namespaces with overlays on /etc, /var and /usr (as install.sh).

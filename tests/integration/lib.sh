@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # lib.sh: shared helpers for bart's integration tests.
 #
 # Each test script runs inside its own network+mount namespace (run.sh

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # netns.sh: a small network of test hosts on one machine, for
 # multi-host integration tests.  Source it after lib.sh.
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # pg.sh: a private PostgreSQL 15 on test hosts (netns.sh), for the
 # PostgreSQL store's integration tests.  Source it after netns.sh.
 #

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # run.sh BUILD_DIR [TEST...]: run integration tests, each in its own
 # network+mount namespace, two at a time; print one tally at the end.
 set -u

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # t_attack.sh: hostile input (rpcbomb, malformed arguments, garbage),
 # connection floods under a low fd limit, and callback abuse.  The
 # daemon must answer the right RPC error or close, keep its memory,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # t_chat.sh: push delivery, transient callback registration, isolation
 # from stopped and dead subscribers, durability, and refused input.
 . "$(dirname "$0")/lib.sh"

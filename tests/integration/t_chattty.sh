@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # t_chattty.sh: the chat client on a terminal (libedit in callback mode),
 # driven through tmux: lines typed while messages arrive are sent once,
 # incoming messages print as "[sender] text", EOF (Ctrl-D) leaves.

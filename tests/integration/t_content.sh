@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # t_content.sh: what a chat name or text may hold (every C0, DEL and C1
 # byte, raw and as UTF-8, through bart_clnt and through a raw CHAT_SEND),
 # CLI numbers, a history read from a damaged database, the chat rate

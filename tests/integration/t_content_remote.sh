@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # t_content_remote.sh: the chat rate limit for callers on other hosts
 # (netns.sh): per IPv4 address, per IPv6 /64.  Hosts b and c have their
 # own IPv4 addresses but share 2001:db8::/64, so over IPv6 they are one

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # t_core.sh: the loop that never blocks (issue 12 items 2-3, issue 15
 # #2, #3, #7): clients that never read their replies, record fragments,
 # per-connection memory, the UDP reply bound, the duplicate-request

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # t_count.sh: registration, count on every transport, durability across
 # kill -9, clean unregistration on SIGTERM, and every bad-input case.
 . "$(dirname "$0")/lib.sh"

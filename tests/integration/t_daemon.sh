@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # t_daemon.sh: bart_svc as a real daemon: detaching with a ready pipe,
 # pidfile, start-up failures, signals, privilege drop, re-registration
 # after an rpcbind restart, the sysvinit script, make install/uninstall,

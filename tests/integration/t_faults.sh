@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # t_faults.sh: nothing acknowledged is lost, and everyone else keeps
 # being served, when the daemon is killed -9 under load, when its disk
 # fills up or turns read-only, when rpcbind is killed -9, and when

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # t_fix_deliver.sh: issue 12 item 5.  The chat client answers a DELIVER
 # that leaves a gap without calling the server from inside its handler:
 # the reply comes first, the catch-up (CHAT_SINCE) after, from the main

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """t_fix_fakesvc.py: a fake bart_svc for t_fix_deliver.sh (issue 12 item 5).
 
   t_fix_fakesvc.py SECS

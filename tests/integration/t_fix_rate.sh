@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # t_fix_rate.sh: a CHAT_SEND resent with its identity inside a burst that
 # the chat rate limit refuses gets its first answer (the stored seq),
 # not BART_ERATE; a new identity in the same burst is still refused.

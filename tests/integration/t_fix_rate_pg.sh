@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # t_fix_rate_pg.sh: t_fix_rate.sh on the PostgreSQL store (--store): a
 # CHAT_SEND resent with its identity inside a rate-limited burst gets its
 # first seq (pgstore_chat_known), not BART_ERATE.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # t_fix_unknown.sh: a change whose commit fails (fsync EIO, so the
 # server answers BART_EUNKNOWN) is sent again by libbart with the same
 # request identity: the client prints the real outcome, and the counter

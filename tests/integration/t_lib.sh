@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # t_lib.sh: libbart as installed (exports, soname, bart.pc from a DESTDIR
 # tree, the examples against a real daemon), bart_clnt's JSON output and
 # option syntax, escaping of what a server sends, the CLI quirks, the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # t_lib_chat.sh: the chat client's callback transport as libbart serves
 # it: forged calls with the REAL subscription id and a wrong token
 # (DELIVER to the client, RENEW and UNSUBSCRIBE to the server) are

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """t_lib_rpc.py: raw ONC RPC calls for t_lib*.sh (what no client makes).
 
   t_lib_rpc.py deliver PORT PROG SUBID      DELIVER, real id, wrong token

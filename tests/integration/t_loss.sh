@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # t_loss.sh: one command, one effect -- under 30% UDP loss of replies,
 # then of requests (nftables in the test's namespace), and over TCP when
 # the daemon dies after committing but before replying.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # t_multihost.sh: bart across hosts (netns.sh): discovery through the
 # server host's rpcbind, count over every transport, and chat pushed
 # through each client host's own rpcbind; a filtered client host, a

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # t_pg.sh: several bart_svc on one PostgreSQL (--store): start-up
 # failures, one counter across three servers and two client hosts,
 # exactly once across daemons, one chat room with one order.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # t_pg_clients.sh: bart_clnt with a host list over three bart servers on
 # one PostgreSQL: counts while one server is kill -9'd (every call
 # answers, counter == acknowledged sum, nothing doubled), a list whose

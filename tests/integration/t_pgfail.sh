@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # t_pgfail.sh: bart_svc on PostgreSQL when things break: the database
 # stopped for 10 s under load, kill -9 of one bart server under a
 # 4-client load and an active chat, and the primary killed with its

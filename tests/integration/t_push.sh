@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # t_push.sh: the event-driven delivery engine at scale, with simulated
 # subscribers (bart_subsim): 2,000 subscribers get every message in
 # order, once, and the daemon's thread count is the same as with one;

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # t_push_abuse.sh: what a hostile subscriber can no longer do.  A local
 # user cannot make bart connect to a port it does not own by
 # registering an arbitrary address with rpcbind; a flood of failing

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # t_reg.sh: bart_svc's rpcbind registrations and sockets: single netids
 # deleted from rpcbind are restored, a second daemon does not take over
 # a live one, a transport that cannot be created fails the start (in

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # t_reg_remote.sh: --listen seen from another host (netns.sh).  hosta
 # has three addresses; bart_svc listens on two of them.  rpcbind, which
 # keeps one address per netid, must send hostb's clients to bart on

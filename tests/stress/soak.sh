@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # soak.sh: a bounded soak of bart_svc under mixed load (make stress).
 #
 # Runs inside "unshare --net --mount" (see mk/stress.mk) with the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * clockstep.c: an LD_PRELOAD shim for tests: the wall clock (time(),
  * gettimeofday(), CLOCK_REALTIME) runs behind by the number of seconds

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fault.c: bart_fault.so, faults for bart_svc injected from outside
  * (LD_PRELOAD), so the daemon itself carries no test hooks.

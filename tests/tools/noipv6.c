@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * noipv6.c: an LD_PRELOAD shim for tests: socket(AF_INET6, ...) fails
  * with EAFNOSUPPORT, as on a kernel without IPv6 (ipv6.disable=1), so a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * poke.c: a test tool that makes the calls bart_clnt never makes:
  * subscriptions with bad callback programs, forged deliveries.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * raw.c: a hostile ONC RPC peer for bart's tests.  It builds calls by
  * hand and speaks over its own sockets (UDP, TCP with record marking,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check_args.c: unit tests for bart_clnt's option and argument parsing. */
 #include <sysexits.h>
 #include <stdint.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check_chat.c: the message ring (order, catch-up) and subscriptions. */
 #include <sys/resource.h>
 #include <sys/socket.h>

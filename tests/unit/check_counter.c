@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check_counter.c: unit tests for the counter's arithmetic and sentence. */
 #include <stdint.h>
 #include <string.h>

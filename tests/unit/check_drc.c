@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check_drc.c: bart's UDP duplicate-request cache, and request identities. */
 #include <sys/socket.h>
 #include <sys/stat.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_lib.c: unit tests for libbart's and bart_clnt's pure parts:
  * error words and exit codes, escaping for terminals, JSON encoding,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check_limit.c: per-peer token buckets: burst, refill, who shares one. */
 #include <sys/socket.h>
 #include <netinet/in.h>

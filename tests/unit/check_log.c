@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check_log.c: log.c's rate limit of repeated lines, per call site. */
 #include <errno.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check_main.c: run every unit suite; exit non-zero if any test fails. */
 #include <stdlib.h>
 

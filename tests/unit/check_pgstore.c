@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_pgstore.c: what the PostgreSQL store decides before any server
  * answers (bad strings, a password in the string, nothing to connect

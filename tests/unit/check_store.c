@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check_store.c: unit tests for the SQLite store, one fresh dir a test. */
 #include <sys/stat.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_storecap.c: the store's history cap and its deleted-file check
  * (store_chat_cap, store_check), one fresh directory a test.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check_util.c: the name and text checks, number parsing, display escape. */
 #include <stdio.h>
 #include <string.h>

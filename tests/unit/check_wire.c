@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_wire.c: call headers parsed with bounds, replies that
  * xdr_replymsg reads back, record marks (server/wire.c); and one round

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check_xdr.c: XDR round-trips of every bart.x type, and its bounds. */
 #include <limits.h>
 #include <stdint.h>

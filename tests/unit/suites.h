@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* suites.h: the Check suites that check_main.c runs. */
 #ifndef BART_SUITES_H
 #define BART_SUITES_H
