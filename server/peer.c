@@ -14,8 +14,14 @@
 
 #include "peer.h"
 
-/* The last lookup failed for want of a descriptor (EMFILE, ENFILE). */
-static int	nofd;
+/*
+ * The last lookup failed for want of a descriptor (EMFILE, ENFILE).
+ * Per thread: push's delivery thread asks peer_diag_uid too, and its
+ * lookups must not change what the RPC thread's peer_out_of_fds says.
+ */
+static _Thread_local int	nofd;
+
+#define DIAG_TCP_LISTEN	10	/* TCP_LISTEN in the kernel's tcp_states.h */
 
 static void
 note_fd_error(void)
@@ -50,14 +56,32 @@ proc_addr(const char *hex, unsigned char *buf, size_t len)
 	return 0;
 }
 
+/* One address into a sock_diag socket id: its port and address. */
+static void
+diag_id(const struct sockaddr *sa, __be16 *port, __be32 *addr)
+{
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+
+		*port = s6->sin6_port;
+		memcpy(addr, &s6->sin6_addr, 16);
+	} else {
+		const struct sockaddr_in *s4 = (const void *)sa;
+
+		*port = s4->sin_port;
+		memcpy(addr, &s4->sin_addr, 4);
+	}
+}
+
 /*
- * The uid owning the TCP socket at PEER connected to US, asked of the
- * kernel by its four-tuple (sock_diag): one lookup, however many
- * sockets the host has.  -1 if there is no such socket, -2 if the
- * kernel cannot tell (no sock_diag): then scan /proc.
+ * The uid owning a TCP socket of this host, asked of the kernel by its
+ * address (sock_diag): one exact lookup, however many sockets the host
+ * has.  With US, the socket at PEER connected to US; without, the
+ * listener at PEER.  -1 if there is no such socket, -2 if the kernel
+ * cannot tell (no sock_diag, or out of descriptors).
  */
-static long
-diag_tcp_uid(const struct sockaddr *peer, const struct sockaddr *us)
+long
+peer_diag_uid(const struct sockaddr *peer, const struct sockaddr *us)
 {
 	struct sockaddr_nl	 nl;
 	struct {
@@ -80,26 +104,12 @@ diag_tcp_uid(const struct sockaddr *peer, const struct sockaddr *us)
 	q.nlh.nlmsg_flags = NLM_F_REQUEST;
 	q.req.sdiag_family = (uint8_t)peer->sa_family;
 	q.req.sdiag_protocol = IPPROTO_TCP;
-	q.req.idiag_states = ~0u;
+	q.req.idiag_states = us != NULL ? ~0u : 1u << DIAG_TCP_LISTEN;
 	q.req.id.idiag_cookie[0] = q.req.id.idiag_cookie[1] =
 	    INET_DIAG_NOCOOKIE;
-	if (peer->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *p6 = (const void *)peer;
-		const struct sockaddr_in6 *u6 = (const void *)us;
-
-		q.req.id.idiag_sport = p6->sin6_port;
-		q.req.id.idiag_dport = u6->sin6_port;
-		memcpy(q.req.id.idiag_src, &p6->sin6_addr, 16);
-		memcpy(q.req.id.idiag_dst, &u6->sin6_addr, 16);
-	} else {
-		const struct sockaddr_in *p4 = (const void *)peer;
-		const struct sockaddr_in *u4 = (const void *)us;
-
-		q.req.id.idiag_sport = p4->sin_port;
-		q.req.id.idiag_dport = u4->sin_port;
-		memcpy(q.req.id.idiag_src, &p4->sin_addr, 4);
-		memcpy(q.req.id.idiag_dst, &u4->sin_addr, 4);
-	}
+	diag_id(peer, &q.req.id.idiag_sport, q.req.id.idiag_src);
+	if (us != NULL)
+		diag_id(us, &q.req.id.idiag_dport, q.req.id.idiag_dst);
 	if ((fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
 	    NETLINK_SOCK_DIAG)) == -1) {
 		note_fd_error();
@@ -115,7 +125,8 @@ diag_tcp_uid(const struct sockaddr *peer, const struct sockaddr *us)
 		if (a.nlh.nlmsg_type == SOCK_DIAG_BY_FAMILY &&
 		    a.nlh.nlmsg_len >= NLMSG_LENGTH(sizeof(*m))) {
 			m = NLMSG_DATA(&a.nlh);
-			uid = (long)m->idiag_uid;
+			uid = us != NULL || m->idiag_state == DIAG_TCP_LISTEN ?
+			    (long)m->idiag_uid : -1;
 		} else if (a.nlh.nlmsg_type == NLMSG_ERROR &&
 		    a.nlh.nlmsg_len >= NLMSG_LENGTH(sizeof(struct nlmsgerr)) &&
 		    ((struct nlmsgerr *)NLMSG_DATA(&a.nlh))->error == -ENOENT)
@@ -153,7 +164,7 @@ proc_sock_uid(int stream, const struct sockaddr *peer,
 		alen = 4;
 	}
 	if (stream && us != NULL && us->sa_family == peer->sa_family &&
-	    (found = diag_tcp_uid(peer, us)) != -2)
+	    (found = peer_diag_uid(peer, us)) != -2)
 		return found;
 	found = -1;
 	if (us != NULL && us->sa_family == peer->sa_family) {

@@ -12,5 +12,6 @@
 long	peer_uid(const struct proc_req *);
 int	peer_addr_is_ours(const struct sockaddr *);
 int	peer_out_of_fds(void);
+long	peer_diag_uid(const struct sockaddr *, const struct sockaddr *);
 
 #endif

@@ -1105,69 +1105,6 @@ uaddr_port(const char *u)
 	return (uint16_t)(a << 8 | b);
 }
 
-/*
- * The uid owning the TCP listener a connection to A would reach, asked
- * of the kernel (sock_diag, an exact lookup): -1 if none listens there,
- * -2 if the kernel cannot tell.
- */
-static long
-listener_uid(const union addr *a)
-{
-	struct sockaddr_nl	 nl;
-	struct {
-		struct nlmsghdr		nlh;
-		struct inet_diag_req_v2	req;
-	}			 q;
-	union {
-		struct nlmsghdr	nlh;
-		char		buf[1024];
-	}			 r;
-	struct inet_diag_msg	*m;
-	struct timeval		 tv = { 0, 200000 };
-	ssize_t			 n;
-	long			 uid = -2;
-	int			 fd;
-
-	memset(&q, 0, sizeof(q));
-	q.nlh.nlmsg_len = sizeof(q);
-	q.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-	q.nlh.nlmsg_flags = NLM_F_REQUEST;
-	q.req.sdiag_family = (uint8_t)a->sa.sa_family;
-	q.req.sdiag_protocol = IPPROTO_TCP;
-	q.req.idiag_states = 1u << 10;		/* TCP_LISTEN */
-	q.req.id.idiag_cookie[0] = q.req.id.idiag_cookie[1] =
-	    INET_DIAG_NOCOOKIE;
-	/* The listener's side is "src"; no remote end. */
-	if (a->sa.sa_family == AF_INET6) {
-		q.req.id.idiag_sport = a->sin6.sin6_port;
-		memcpy(q.req.id.idiag_src, &a->sin6.sin6_addr, 16);
-	} else {
-		q.req.id.idiag_sport = a->sin.sin_port;
-		memcpy(q.req.id.idiag_src, &a->sin.sin_addr, 4);
-	}
-	if ((fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
-	    NETLINK_SOCK_DIAG)) == -1)
-		return -2;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	memset(&nl, 0, sizeof(nl));
-	nl.nl_family = AF_NETLINK;
-	if (sendto(fd, &q, sizeof(q), 0, (struct sockaddr *)&nl,
-	    sizeof(nl)) == (ssize_t)sizeof(q) &&
-	    (n = recv(fd, &r, sizeof(r), 0)) >= (ssize_t)sizeof(r.nlh) &&
-	    NLMSG_OK(&r.nlh, (size_t)n)) {
-		if (r.nlh.nlmsg_type == SOCK_DIAG_BY_FAMILY &&
-		    r.nlh.nlmsg_len >= NLMSG_LENGTH(sizeof(*m))) {
-			m = NLMSG_DATA(&r.nlh);
-			uid = m->idiag_state == 10 ? (long)m->idiag_uid : -1;
-		} else if (r.nlh.nlmsg_type == NLMSG_ERROR &&
-		    r.nlh.nlmsg_len >= NLMSG_LENGTH(sizeof(struct nlmsgerr)) &&
-		    ((struct nlmsgerr *)NLMSG_DATA(&r.nlh))->error == -ENOENT)
-			uid = -1;
-	}
-	close(fd);
-	return uid;
-}
-
 static void
 step_lookup(struct push *p, struct sub *s)
 {
@@ -1214,7 +1151,7 @@ step_probe(struct push *p, struct sub *s, uint16_t port)
 			a.sin6.sin6_port = htons(port);
 		else
 			a.sin.sin_port = htons(port);
-		if ((owner = listener_uid(&a)) != s->uid) {
+		if ((owner = peer_diag_uid(&a.sa, NULL)) != s->uid) {
 			p->dctr.refused_owner++;
 			if (owner >= 0)
 				log_info("subscription %llu: callback program "
