@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* bench.h: what the parts of bart_bench share. */
 #ifndef BART_BENCH_H
 #define BART_BENCH_H

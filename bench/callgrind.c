@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * callgrind.c: bart_cgbench, the instruction-count part of `make bench`.
  * It counts the instructions and syscalls a server executes per call,

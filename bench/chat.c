@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * chat.c: chat fan-out (SEND to the last subscriber's DELIVER, with and
  * without one subscriber stopped) and the scale of state (CHAT_SINCE

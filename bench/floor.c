@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floor.c: the physical floor.  A single-threaded poll() echo server
  * (as bart_svc is single-threaded) answers a fixed-size request with a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * latency.c: count() against the floor on each transport, concurrency,
  * and the cost of the duplicate-request cache and request identities.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * main.c: bart_bench's main(): parameters, the parts in order, the
  * output (a table on stdout, one TSV line per figure), and cleanup of

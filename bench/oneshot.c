@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * oneshot.c: what one `bart_clnt localhost count 1` costs as a whole
  * process (fork + exec + loading + lookup + call + exit) next to

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # pg.sh BUILD_DIR [SECS]: the PostgreSQL part of make bench.  On test
 # hosts (tests/integration/netns.sh, in a private net+mount namespace):
 # PostgreSQL 15 on hostp, bart_svc --store on hosta..c, bart_svc on

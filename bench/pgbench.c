@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pgbench.c: bart_pgbench, the PostgreSQL part of the benchmark: the
  * same COUNT transaction bart runs, straight through libpq (the floor),

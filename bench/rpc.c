@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* rpc.c: the bart_svc under test, started and stopped by PID, and calls. */
 #include <sys/stat.h>
 #include <sys/wait.h>

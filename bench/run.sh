@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # run.sh BUILD_DIR [bart_bench options]: run bart_bench hermetically,
 # as the integration tests run: its own network+mount namespace
 # (unshare --net --mount), a tmpfs on /run, loopback only, its own

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* stats.c: latency samples, percentiles, and the SVG histogram. */
 #include <math.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * subsim.c: bart_subsim, many chat subscribers in one process.  It
  * registers N callback programs with this host's rpcbind, as real chat

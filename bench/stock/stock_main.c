@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * stock_main.c: the comparison server for the bench's instruction
  * counts.  rpcgen writes its dispatcher (stock_svc.c, `rpcgen -m`);
