@@ -33,11 +33,14 @@ KEEP_DIRS = / /usr /usr/local /lib /etc $(PREFIX) $(PREFIX)/bin \
 	    $(SYSCONFDIR) $(SYSCONFDIR)/init.d $(SYSCONFDIR)/default
 
 # The man index (whatis, apropos, man -k): only on the live system, and
-# only when man-db is there (MANDB=true skips it).
+# only when man-db is there (MANDB=true skips it).  mandb is told the
+# hierarchy: a bare "mandb -q" skips one whose cache directory does not
+# exist yet (/var/cache/man/local on a fresh Debian), and it is also
+# cheaper than indexing every manpath.
 MANDB ?= mandb
 define mandb_update
 	@if [ -z "$(DESTDIR)" ] && command -v $(MANDB) >/dev/null 2>&1; then \
-	    echo "$(MANDB) -q"; $(MANDB) -q || true; fi
+	    echo "$(MANDB) -q $(MANDIR)"; $(MANDB) -q $(MANDIR) || true; fi
 endef
 
 .PHONY: install uninstall

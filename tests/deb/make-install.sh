@@ -46,7 +46,7 @@ if grep -q '^ExecStart=/usr/local/sbin/bart_svc ' /usr/local/lib/systemd/system/
 then ok "unit runs /usr/local/sbin/bart_svc"; else not_ok "unit runs /usr/local/sbin/bart_svc"; fi
 if command -v mandb >/dev/null; then
 	expect_eq "mandb ran: whatis finds both pages" 2 \
-	    "$(whatis bart_svc bart_clnt 2>/dev/null | grep -c ' - ')"
+	    "$(whatis -M /usr/local/share/man bart_svc bart_clnt 2>/dev/null | grep -c ' - ')"
 fi
 mk uninstall >>/run/mi/install.log 2>&1 || { not_ok "make uninstall"; sed 's/^/#   /' /run/mi/install.log; }
 left=$(ls -d /usr/local/sbin/bart_svc /usr/local/bin/bart_clnt /usr/local/lib/systemd \
@@ -56,7 +56,7 @@ expect_eq "make uninstall: standard directories kept" "$std_before" \
     "$(ls -d /usr/local/bin /usr/local/sbin /usr/local/share/man /etc/init.d /etc/default 2>&1)"
 if command -v mandb >/dev/null; then
 	expect_eq "mandb ran: whatis forgot them" 0 \
-	    "$(whatis bart_svc bart_clnt 2>/dev/null | grep -c ' - ')"
+	    "$(whatis -M /usr/local/share/man bart_svc bart_clnt 2>/dev/null | grep -c ' - ')"
 fi
 echo "make-install: $NPASS passed, $NFAIL failed"
 [ "$NFAIL" = 0 ]
