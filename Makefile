@@ -195,7 +195,7 @@ run: deps all
 DEB_PKGS := build-essential pkg-config rpcbind libtirpc-dev libsqlite3-dev sqlite3 \
 	    postgresql-15 libpq-dev \
 	    check libedit-dev iproute2 util-linux nftables procps mandoc systemd \
-	    tmux rpcsvc-proto valgrind \
+	    tmux rpcsvc-proto valgrind jq python3 \
 	    debhelper dpkg-dev fakeroot lintian devscripts adduser man-db
 deps:
 	@tools/deps.sh $(DEB_PKGS)
