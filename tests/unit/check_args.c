@@ -303,6 +303,93 @@ START_TEST(say_too_long)
 }
 END_TEST
 
+START_TEST(getopt_forms)
+{
+	ck_assert_int_eq(PARSE("-Tudp", "-t0.5", "h", "ping"), 0);
+	ck_assert_str_eq(o.netid, "udp");
+	ck_assert_uint_eq(o.timeout_ms, 500);
+	ck_assert_int_eq(PARSE("--timeout", "2", "--transport", "tcp6", "h",
+	    "stats"), 0);
+	ck_assert_uint_eq(o.timeout_ms, 2000);
+	ck_assert_str_eq(o.netid, "tcp6");
+	ck_assert_int_eq(PARSE("--timeout=1.25", "h", "stats"), 0);
+	ck_assert_uint_eq(o.timeout_ms, 1250);
+	/* After HOST, before COMMAND. */
+	ck_assert_int_eq(PARSE("h", "-T", "local", "-o", "json", "stats"), 0);
+	ck_assert_str_eq(o.host, "h");
+	ck_assert_str_eq(o.netid, "local");
+	ck_assert_int_eq(o.out, OUT_JSON);
+	ck_assert_str_eq(o.cmd->name, "stats");
+	/* After COMMAND it is the command's: a negative count. */
+	ck_assert_int_eq(PARSE("h", "count", "-5"), 0);
+	ck_assert_str_eq(o.argv[0], "-5");
+	ck_assert_int_eq(PARSE("h", "history", "-n", "3"), 0);
+	ck_assert_int_eq(o.argc, 2);
+	ck_assert_int_eq(PARSE("--output=text", "h", "ping"), 0);
+	ck_assert_int_eq(o.out, OUT_TEXT);
+	ck_assert_int_eq(PARSE("-o", "xml", "h", "ping"), EX_USAGE);
+	ck_assert_int_eq(PARSE("--bogus", "h", "ping"), EX_USAGE);
+	ck_assert_int_eq(PARSE("h", "--timeout"), EX_USAGE);
+	ck_assert_int_eq(PARSE("h", "health"), 0);
+	ck_assert_int_eq(o.cmd->needs_conn, 0);
+	ck_assert_int_eq(PARSE("h", "count", "1"), 0);
+	ck_assert_int_eq(o.cmd->needs_conn, 1);
+}
+END_TEST
+
+START_TEST(timeouts)
+{
+	static const char *const bad[] = {
+		"0", "-1", "3600.001", "", " 1", "+1", "1s", "nan", "inf",
+		"0.0004", "1e9", "0x10"
+	};
+	unsigned int	ms;
+	size_t		i;
+
+	ck_assert_int_eq(cmd_parse_timeout("0.001", &ms), 0);
+	ck_assert_uint_eq(ms, 1);
+	ck_assert_int_eq(cmd_parse_timeout("3600", &ms), 0);
+	ck_assert_uint_eq(ms, 3600000);
+	ck_assert_int_eq(cmd_parse_timeout("2.5", &ms), 0);
+	ck_assert_uint_eq(ms, 2500);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(cmd_parse_timeout(bad[i], &ms) == -1,
+		    "timeout '%s' accepted", bad[i]);
+}
+END_TEST
+
+START_TEST(health_options)
+{
+	ck_assert_int_eq(PARSE("h", "health"), 0);
+	ck_assert_int_eq(cmd_parse_health(&o, &ca), 0);
+	ck_assert_uint_eq(ca.warn_ms, 1000);
+	ck_assert_uint_eq(ca.crit_ms, 5000);
+	ck_assert_int_eq(PARSE("h", "health", "-w", "0.2", "-c", "3"), 0);
+	ck_assert_int_eq(cmd_parse_health(&o, &ca), 0);
+	ck_assert_uint_eq(ca.warn_ms, 200);
+	ck_assert_uint_eq(ca.crit_ms, 3000);
+	/* A plugin's bad usage is UNKNOWN (3), not 64. */
+	ck_assert_int_eq(PARSE("h", "health", "-x", "1"), 0);
+	ck_assert_int_eq(cmd_parse_health(&o, &ca), 3);
+	ck_assert_int_eq(PARSE("h", "health", "-w"), 0);
+	ck_assert_int_eq(cmd_parse_health(&o, &ca), 3);
+	ck_assert_int_eq(PARSE("h", "health", "-c", "0"), 0);
+	ck_assert_int_eq(cmd_parse_health(&o, &ca), 3);
+}
+END_TEST
+
+START_TEST(chat_name_option_alone)
+{
+	ck_assert_int_eq(PARSE("h", "chat", "--name"), 0);
+	ck_assert_int_eq(cmd_parse_chat(&o, &ca), EX_USAGE);
+	ck_assert_int_eq(PARSE("h", "chat", "-n"), 0);
+	ck_assert_int_eq(cmd_parse_chat(&o, &ca), EX_USAGE);
+	ck_assert_int_eq(PARSE("h", "chat", "--name", "--name"), 0);
+	ck_assert_int_eq(cmd_parse_chat(&o, &ca), 0);
+	ck_assert_str_eq(ca.name, "--name");
+}
+END_TEST
+
 Suite *
 args_suite(void)
 {
@@ -319,6 +406,10 @@ args_suite(void)
 	tcase_add_test(tc, parse_help);
 	tcase_add_test(tc, parse_usage_errors);
 	tcase_add_test(tc, parse_arg_counts);
+	tcase_add_test(tc, getopt_forms);
+	tcase_add_test(tc, timeouts);
+	tcase_add_test(tc, health_options);
+	tcase_add_test(tc, chat_name_option_alone);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("commands");
 	tcase_add_checked_fixture(tc, setup, teardown);
