@@ -21,7 +21,6 @@ main(void)
 	srunner_add_suite(sr, lib_suite());
 	srunner_add_suite(sr, util_suite());
 	srunner_add_suite(sr, limit_suite());
-	srunner_add_suite(sr, storecap_suite());
 	srunner_add_suite(sr, log_suite());
 	srunner_add_suite(sr, pgstore_suite());
 	srunner_add_suite(sr, wire_suite());

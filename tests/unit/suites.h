@@ -14,7 +14,6 @@ Suite	*limit_suite(void);
 Suite	*log_suite(void);
 Suite	*pgstore_suite(void);
 Suite	*store_suite(void);
-Suite	*storecap_suite(void);
 Suite	*util_suite(void);
 Suite	*wire_suite(void);
 Suite	*xdr_suite(void);
