@@ -2,6 +2,10 @@
 # bart: one non-recursive GNU Makefile.
 # Targets: all check run bench stress fuzz deps install uninstall clean
 
+# The flags stamp below is the first rule in the file; without this a
+# bare "make" would build only the stamp.
+.DEFAULT_GOAL := all
+
 PREFIX     ?= /usr/local
 SBINDIR    ?= $(PREFIX)/sbin
 BINDIR     ?= $(PREFIX)/bin
