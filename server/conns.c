@@ -80,6 +80,7 @@ struct conn {
 	struct conn	*oprev, *onext;	/* with output waiting */
 	struct conn	*rnext;		/* with whole records waiting */
 	struct conn	*dnext;		/* closed, to free at reap */
+	struct conn	*enext;		/* at EOF: close at reap if done */
 	uint64_t	 last_call;	/* accept, then each whole record */
 	size_t		 wrote;		/* bytes sent since the last sweep */
 	int		 slow;		/* sweeps in a row it drained slowly */
@@ -89,6 +90,7 @@ struct conn {
 	unsigned char	*out;
 	size_t		 outoff, outlen;
 	int		 eof, dead, busy;
+	int		 eofq;		/* on the EOF list */
 };
 
 struct conns {
@@ -101,6 +103,7 @@ struct conns {
 	struct conn	*ohead;		/* output waiting */
 	struct conn	*rhead;		/* whole records waiting */
 	struct conn	*dead;
+	struct conn	*ehead;		/* at EOF, to check at reap */
 	struct peer	**bucket;
 	uint32_t	 mask;
 	uint64_t	 seed;
@@ -413,12 +416,40 @@ conns_close(struct conns *cs, struct conn *c)
 	conn_close(cs, c);
 }
 
-/* Free what conn_close left: call when no record is being served. */
+/*
+ * Does C still have work after its peer's EOF: replies waiting, or a
+ * whole call record not yet served?  A half-closed peer (shutdown
+ * SHUT_WR after its calls, as "nc -N" does) is owed every reply.
+ */
+static int
+eof_busy(const struct conn *c)
+{
+	size_t	body;
+
+	if (c->outlen > c->outoff || c->ready)
+		return 1;
+	return c->inlen > 0 && wire_rec_scan(c->in, c->inlen, &body) > 0;
+}
+
+/*
+ * Free what conn_close left: call when no record is being served and
+ * no reply is held (serve_round calls it after the group's commit, so
+ * a reply held for a half-closed peer has been queued by then).  A
+ * connection at EOF with nothing left to do closes here; one with
+ * work left is checked again after its next event.
+ */
 void
 conns_reap(struct conns *cs)
 {
 	struct conn	*c;
 
+	while ((c = cs->ehead) != NULL) {
+		cs->ehead = c->enext;
+		c->enext = NULL;
+		c->eofq = 0;
+		if (!c->dead && !eof_busy(c))
+			conn_close(cs, c);
+	}
 	while ((c = cs->dead) != NULL) {
 		cs->dead = c->dnext;
 		free(c->in);
@@ -786,6 +817,17 @@ conns_reply(struct conns *cs, struct conn *c, unsigned char *buf, size_t len)
 	return 0;
 }
 
+/* C has seen EOF: look at it at the end of the round. */
+static void
+eof_note(struct conns *cs, struct conn *c)
+{
+	if (c->dead || !c->eof || c->eofq)
+		return;
+	c->eofq = 1;
+	c->enext = cs->ehead;
+	cs->ehead = c;
+}
+
 /* An epoll event for connection ID. */
 void
 conns_event(struct conns *cs, uint64_t id, uint32_t ev, uint64_t now)
@@ -805,8 +847,7 @@ conns_event(struct conns *cs, uint64_t id, uint32_t ev, uint64_t now)
 	if (!c->dead && !c->eof && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)))
 		conn_read(cs, c, now);
 	/* After EOF: the calls that came are answered, then it closes. */
-	if (!c->dead && c->eof && c->outlen == c->outoff)
-		conn_close(cs, c);
+	eof_note(cs, c);
 	if (!c->dead)
 		interest(cs, c);
 }
@@ -833,6 +874,7 @@ conns_run(struct conns *cs, uint64_t now)
 		if (c->dead || c->inlen == 0 || c->outlen > c->outoff)
 			continue;	/* drained output will serve it */
 		serve_kept(cs, c, now);
+		eof_note(cs, c);
 		if (!c->dead)
 			interest(cs, c);
 	}
