@@ -87,6 +87,7 @@ struct conn {
 	int		 ready;		/* on the ready list */
 	unsigned char	*in;
 	size_t		 inlen;
+	struct wire_scan scan;		/* of the record at in[0] */
 	unsigned char	*out;
 	size_t		 outoff, outlen;
 	int		 eof, dead, busy;
@@ -618,6 +619,7 @@ serve_records(struct conns *cs, struct conn *c, const unsigned char *buf,
     size_t len, uint64_t now)
 {
 	static unsigned char	 joined[WIRE_RECORD_MAX];
+	struct wire_scan	 st = c->scan;	/* for the record at pos */
 	size_t			 pos = 0, body;
 	long			 n;
 	int			 k = 0;
@@ -632,7 +634,8 @@ serve_records(struct conns *cs, struct conn *c, const unsigned char *buf,
 			}
 			break;
 		}
-		if ((n = wire_rec_scan(buf + pos, len - pos, &body)) == -1) {
+		if ((n = wire_rec_resume(buf + pos, len - pos, &st,
+		    &body)) == -1) {
 			log_debug("connection %d: record over %d bytes: "
 			    "closed", c->fd, WIRE_RECORD_MAX);
 			return -1;
@@ -648,6 +651,7 @@ serve_records(struct conns *cs, struct conn *c, const unsigned char *buf,
 		}
 		pos += (size_t)n;
 	}
+	c->scan = st;
 	return (long)pos;
 }
 
@@ -661,8 +665,11 @@ keep_input(struct conn *c, const unsigned char *p, size_t left)
 		free(c->in);
 		c->in = NULL;
 		c->inlen = 0;
+		c->scan.off = c->scan.sum = 0;
 		return 0;
 	}
+	if (p == c->in)
+		return 0;		/* nothing was used */
 	if (c->in != NULL && p >= c->in && p < c->in + c->inlen) {
 		memmove(c->in, p, left);
 		if ((nb = realloc(c->in, left)) != NULL)
@@ -871,9 +878,11 @@ conns_run(struct conns *cs, uint64_t now)
 		next = c->rnext;
 		c->rnext = NULL;
 		c->ready = 0;
-		if (c->dead || c->inlen == 0 || c->outlen > c->outoff)
-			continue;	/* drained output will serve it */
-		serve_kept(cs, c, now);
+		if (c->dead)
+			continue;
+		/* With output waiting, its draining will serve the rest. */
+		if (c->inlen > 0 && c->outlen == c->outoff)
+			serve_kept(cs, c, now);
 		eof_note(cs, c);
 		if (!c->dead)
 			interest(cs, c);

@@ -190,32 +190,57 @@ wire_reply(unsigned char *buf, size_t cap, uint32_t xid,
  * if more must come; -1 if it would be larger than WIRE_RECORD_MAX.
  * Any number of fragments is legal (RFC 5531 section 11), zero-length
  * ones too; their marks count against the cap, so they cost an
- * attacker as much as they cost us.
+ * attacker as much as they cost us.  ST holds how far an earlier call
+ * got in the same record (zero for a new one), so that a record that
+ * arrives a few bytes at a time is walked once, not once per read; it
+ * is updated when 0 is returned and zeroed otherwise.
  */
 long
-wire_rec_scan(const unsigned char *buf, size_t len, size_t *body)
+wire_rec_resume(const unsigned char *buf, size_t len, struct wire_scan *st,
+    size_t *body)
 {
-	size_t		off = 0, sum = 0;
+	size_t		off = st->off, sum = st->sum;
 	uint32_t	mark, flen;
 
 	for (;;) {
-		if (len - off < 4)
-			return off + 4 > WIRE_RECORD_MAX ? -1 : 0;
+		if (len < off + 4) {
+			st->off = off;
+			st->sum = sum;
+			if (off + 4 <= WIRE_RECORD_MAX)
+				return 0;
+			st->off = st->sum = 0;
+			return -1;
+		}
 		memcpy(&mark, buf + off, 4);
 		mark = ntohl(mark);
 		flen = mark & ~WIRE_MARK_LAST;
 		if ((size_t)flen > WIRE_RECORD_MAX ||
-		    off + 4 + flen > WIRE_RECORD_MAX)
+		    off + 4 + flen > WIRE_RECORD_MAX) {
+			st->off = st->sum = 0;
 			return -1;
-		if (len - off - 4 < flen)
+		}
+		if (len - off - 4 < flen) {
+			st->off = off;
+			st->sum = sum;
 			return 0;
+		}
 		off += 4 + flen;
 		sum += flen;
 		if (mark & WIRE_MARK_LAST) {
+			st->off = st->sum = 0;
 			*body = sum;
 			return (long)off;
 		}
 	}
+}
+
+/* wire_rec_resume from the start of the record. */
+long
+wire_rec_scan(const unsigned char *buf, size_t len, size_t *body)
+{
+	struct wire_scan	st = { 0, 0 };
+
+	return wire_rec_resume(buf, len, &st, body);
 }
 
 /*

@@ -50,11 +50,19 @@ enum wire_reply {
 	WIRE_DENY_REJECTEDCRED
 };
 
+/* How far wire_rec_resume got in a record that is not whole yet. */
+struct wire_scan {
+	size_t	off;		/* the first fragment mark not yet whole */
+	size_t	sum;		/* body bytes of the fragments before it */
+};
+
 enum wire_parse	 wire_call_parse(const unsigned char *, size_t,
 		    struct wire_call *);
 size_t		 wire_reply(unsigned char *, size_t, uint32_t,
 		    enum wire_reply, uint32_t, xdrproc_t, const void *);
 long		 wire_rec_scan(const unsigned char *, size_t, size_t *);
+long		 wire_rec_resume(const unsigned char *, size_t,
+		    struct wire_scan *, size_t *);
 size_t		 wire_rec_join(const unsigned char *, size_t,
 		    unsigned char *);
 

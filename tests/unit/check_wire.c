@@ -290,6 +290,38 @@ START_TEST(records)
 }
 END_TEST
 
+/* A record fed a byte at a time: resumed scans agree with a whole one. */
+START_TEST(records_resumed)
+{
+	static unsigned char	 buf[WIRE_RECORD_MAX + 8];
+	struct wire_scan	 st = { 0, 0 };
+	size_t			 n = 0, body = 0, i, walked = 0;
+	long			 r = 0;
+
+	for (i = 0; i < 100; i++)
+		n += frag(buf + n, 0, "", 0);
+	n += frag(buf + n, 0, "abc", 3);
+	n += frag(buf + n, 1, "defg", 4);
+	for (i = 1; i <= n; i++) {
+		r = wire_rec_resume(buf, i, &st, &body);
+		if (r != 0)
+			break;
+		ck_assert_uint_ge(st.off, walked);	/* never walks back */
+		walked = st.off;
+	}
+	ck_assert_int_eq(r, (long)n);
+	ck_assert_uint_eq(i, n);
+	ck_assert_uint_eq(body, 7);
+	ck_assert_uint_eq(st.off, 0);
+	/* Marks alone past the cap, fed in pieces: refused all the same. */
+	for (n = 0; n + 4 <= sizeof(buf); )
+		n += frag(buf + n, 0, "", 0);
+	for (i = 4, r = 0; i <= n && r == 0; i += 4)
+		r = wire_rec_resume(buf, i, &st, &body);
+	ck_assert_int_eq(r, -1);
+}
+END_TEST
+
 /* ---- one round of the loop over real sockets ------------------------- */
 
 static struct env	 env;
@@ -487,6 +519,41 @@ START_TEST(stream_fragments_and_pipelining)
 }
 END_TEST
 
+/*
+ * Ten COUNTs pipelined, then shutdown(SHUT_WR) (a half-close, as
+ * "nc -N" does): all ten are answered before the server closes, more
+ * than one round's RECS_PER_TURN and after the group's commit.
+ */
+START_TEST(stream_half_close)
+{
+	struct msg	m, all;
+	unsigned char	r[512];
+	int		sv[2], i;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+	    sv), 0);
+	ck_assert_int_eq(serve_adopt(srv, sv[0], PROC_LOCAL), 0);
+	all.n = 0;
+	for (i = 0; i < 10; i++) {
+		count_call(&m, 0x90 + (uint32_t)i, 1);
+		all.n += frag(all.b + all.n, 1, m.b, (uint32_t)m.n);
+	}
+	ck_assert_int_eq(write(sv[1], all.b, all.n), (ssize_t)all.n);
+	ck_assert_int_eq(shutdown(sv[1], SHUT_WR), 0);
+	for (i = 0; i < 10; i++) {
+		serve_until(sv[1]);
+		ck_assert_uint_gt(read_record(sv[1], r, sizeof(r)), 28);
+		ck_assert_uint_eq(ntohl(*(uint32_t *)(void *)r), 0x90 +
+		    (uint32_t)i);
+	}
+	ck_assert_int_eq(store_count_get(env.store), 10);
+	for (i = 0; i < 10 && serve_conns(srv) > 0; i++)
+		serve_round(srv, 10);
+	ck_assert_uint_eq(serve_conns(srv), 0);		/* then closed */
+	close(sv[1]);
+}
+END_TEST
+
 Suite *
 wire_suite(void)
 {
@@ -500,11 +567,13 @@ wire_suite(void)
 	tcase_add_test(tc, parse_refusals);
 	tcase_add_test(tc, replies_round_trip);
 	tcase_add_test(tc, records);
+	tcase_add_test(tc, records_resumed);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("serve");
 	tcase_add_checked_fixture(tc, setup_drc, serve_teardown);
 	tcase_add_test(tc, udp_resend_from_cache);
 	tcase_add_test(tc, stream_fragments_and_pipelining);
+	tcase_add_test(tc, stream_half_close);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("serve_nodrc");
 	tcase_add_checked_fixture(tc, setup_nodrc, serve_teardown);
