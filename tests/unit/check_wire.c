@@ -481,16 +481,36 @@ read_record(int fd, unsigned char *buf, size_t cap)
 	return len;
 }
 
-START_TEST(stream_fragments_and_pipelining)
+/* A socketpair whose SV[0] the loop serves as a local connection. */
+static void
+adopt_pair(int sv[2])
 {
-	struct msg	m, all;
-	unsigned char	r[512];
-	int		sv[2], i;
-	size_t		n;
-
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
 	    sv), 0);
 	ck_assert_int_eq(serve_adopt(srv, sv[0], PROC_LOCAL), 0);
+}
+
+/* N replies on FD, to xids XID, XID + 1, ... in that order. */
+static void
+expect_replies(int fd, uint32_t xid, int n)
+{
+	unsigned char	r[512];
+	int		i;
+
+	for (i = 0; i < n; i++) {
+		serve_until(fd);
+		ck_assert_uint_gt(read_record(fd, r, sizeof(r)), 28);
+		ck_assert_uint_eq(ntohl(*(uint32_t *)(void *)r), xid +
+		    (uint32_t)i);
+	}
+}
+
+START_TEST(stream_fragments_and_pipelining)
+{
+	struct msg	m, all;
+	int		sv[2], i;
+
+	adopt_pair(sv);
 	/* Three COUNTs pipelined, the second in three fragments. */
 	all.n = 0;
 	for (i = 0; i < 3; i++) {
@@ -504,13 +524,7 @@ START_TEST(stream_fragments_and_pipelining)
 		all.n += frag(all.b + all.n, 1, m.b + 20, (uint32_t)m.n - 20);
 	}
 	ck_assert_int_eq(write(sv[1], all.b, all.n), (ssize_t)all.n);
-	for (i = 0; i < 3; i++) {
-		serve_until(sv[1]);
-		n = read_record(sv[1], r, sizeof(r));
-		ck_assert_uint_gt(n, 28);
-		ck_assert_uint_eq(ntohl(*(uint32_t *)(void *)r), 0x70 +
-		    (uint32_t)i);			/* in call order */
-	}
+	expect_replies(sv[1], 0x70, 3);			/* in call order */
 	ck_assert_int_eq(store_count_get(env.store), 3);
 	close(sv[1]);
 	for (i = 0; i < 10 && serve_conns(srv) > 0; i++)
@@ -527,12 +541,9 @@ END_TEST
 START_TEST(stream_half_close)
 {
 	struct msg	m, all;
-	unsigned char	r[512];
 	int		sv[2], i;
 
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
-	    sv), 0);
-	ck_assert_int_eq(serve_adopt(srv, sv[0], PROC_LOCAL), 0);
+	adopt_pair(sv);
 	all.n = 0;
 	for (i = 0; i < 10; i++) {
 		count_call(&m, 0x90 + (uint32_t)i, 1);
@@ -540,12 +551,7 @@ START_TEST(stream_half_close)
 	}
 	ck_assert_int_eq(write(sv[1], all.b, all.n), (ssize_t)all.n);
 	ck_assert_int_eq(shutdown(sv[1], SHUT_WR), 0);
-	for (i = 0; i < 10; i++) {
-		serve_until(sv[1]);
-		ck_assert_uint_gt(read_record(sv[1], r, sizeof(r)), 28);
-		ck_assert_uint_eq(ntohl(*(uint32_t *)(void *)r), 0x90 +
-		    (uint32_t)i);
-	}
+	expect_replies(sv[1], 0x90, 10);
 	ck_assert_int_eq(store_count_get(env.store), 10);
 	for (i = 0; i < 10 && serve_conns(srv) > 0; i++)
 		serve_round(srv, 10);
