@@ -53,8 +53,8 @@ static const char *const stmt_sql[ST_MAX] = {
 	[ST_COUNT_SET] = "UPDATE counter SET value = ?1 WHERE id = 0",
 	[ST_REQ_GET] = "SELECT result FROM reqs WHERE client = ?1 AND "
 	    "seq = ?2 AND kind = ?3",
-	[ST_REQ_PUT] = "INSERT INTO reqs (client, seq, kind, result, time) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_REQ_PUT] = "INSERT OR IGNORE INTO reqs "
+	    "(client, seq, kind, result, time) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_MSG_PUT] = "INSERT INTO msgs (seq, time, name, host, text) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_MSG_SINCE] = "SELECT seq, time, name, host, text FROM msgs "
@@ -100,6 +100,8 @@ struct store {
 	int		 gone;		/* bart.db deleted */
 	unsigned int	 gone_checks;	/* checks since */
 	int		 group;		/* a group transaction is open */
+	int		 lost;		/* ... but SQLite rolled it back */
+	int		 dirty;		/* pending differs: write the counter */
 	int64_t		 pending;	/* counter, in the open transaction */
 	uint64_t	 pending_newest;
 	char		 dir[PATH_MAX];	/* the state directory (probe) */
@@ -324,7 +326,12 @@ tx_begin(struct store *s)
 {
 	if (s->gone)		/* store_check: writes would be lost */
 		return -1;
-	return step_done(s, ST_BEGIN);
+	if (step_done(s, ST_BEGIN) == -1)
+		return -1;
+	s->pending = s->counter;
+	s->pending_newest = s->newest;
+	s->dirty = 0;
+	return 0;
 }
 
 /*
@@ -353,11 +360,48 @@ tx_commit(struct store *s)
 	return BART_EUNKNOWN;
 }
 
+/* Undo the open transaction, and what it did to the cached state. */
 static void
 tx_abort(struct store *s)
 {
 	if (!sqlite3_get_autocommit(s->db))
 		step_done(s, ST_ROLLBACK);
+	s->pending = s->counter;
+	s->pending_newest = s->newest;
+	s->dirty = 0;
+}
+
+/*
+ * Write the counter (once per transaction, however many counts it
+ * holds) and commit.  The cached values change only once it is durable.
+ */
+static bart_status
+tx_finish(struct store *s)
+{
+	bart_status	st;
+
+	if (s->dirty) {
+		sqlite3_bind_int64(s->st[ST_COUNT_SET], 1, s->pending);
+		if (step_done(s, ST_COUNT_SET) == -1) {
+			/* Nothing is committed without its counter. */
+			tx_abort(s);
+			return BART_ESTORE;
+		}
+	}
+	if ((st = tx_commit(s)) != BART_OK) {
+		tx_abort(s);
+		return st;
+	}
+	s->counter = s->pending;
+	s->newest = s->pending_newest;
+	s->dirty = 0;
+	return BART_OK;
+}
+
+static int
+has_id(const bart_reqid *id)
+{
+	return id != NULL && id->client != 0;
 }
 
 /* 1 and *result if this identity was already executed, 0 if not. */
@@ -368,7 +412,7 @@ req_lookup(struct store *s, const bart_reqid *id, enum req_kind kind,
 	sqlite3_stmt	*st = s->st[ST_REQ_GET];
 	int		 found = 0;
 
-	if (id == NULL || id->client == 0)
+	if (!has_id(id))
 		return 0;
 	sqlite3_bind_int64(st, 1, (int64_t)id->client);
 	sqlite3_bind_int64(st, 2, (int64_t)id->seq);
@@ -382,20 +426,49 @@ req_lookup(struct store *s, const bart_reqid *id, enum req_kind kind,
 	return found;
 }
 
+/*
+ * Claim identity ID for a change whose answer is RESULT: one INSERT OR
+ * IGNORE, the lookup and the record in one statement.  1 if it is new
+ * (recorded), 0 if it was executed before (nothing written), -1 if the
+ * statement failed (SQLite undid it, or the whole transaction).
+ */
 static int
-req_record(struct store *s, const bart_reqid *id, enum req_kind kind,
+req_claim(struct store *s, const bart_reqid *id, enum req_kind kind,
     int64_t result)
 {
 	sqlite3_stmt	*st = s->st[ST_REQ_PUT];
 
-	if (id == NULL || id->client == 0)
-		return 0;
 	sqlite3_bind_int64(st, 1, (int64_t)id->client);
 	sqlite3_bind_int64(st, 2, (int64_t)id->seq);
 	sqlite3_bind_int(st, 3, kind);
 	sqlite3_bind_int64(st, 4, result);
 	sqlite3_bind_int64(st, 5, (int64_t)time(NULL));
-	return step_done(s, ST_REQ_PUT);
+	if (step_done(s, ST_REQ_PUT) == -1)
+		return -1;
+	return sqlite3_changes(s->db) > 0;
+}
+
+/*
+ * A statement of the group failed.  SQLite undoes a failed statement by
+ * itself, but some errors (SQLITE_FULL, IOERR, NOMEM, BUSY) roll back
+ * the whole transaction: then every change of the group is gone, and a
+ * later statement would run on its own, committed at once (an identity
+ * without its count).  So the group is lost: every change after it is
+ * refused, and store_group_commit tells all of them BART_ESTORE.
+ */
+static void
+group_check(struct store *s)
+{
+	if (s->group && sqlite3_get_autocommit(s->db))
+		s->lost = 1;
+}
+
+/* A change that cannot run: a resend still learns its first answer. */
+static bart_status
+refused(struct store *s, const bart_reqid *id, enum req_kind kind,
+    int64_t *prev)
+{
+	return req_lookup(s, id, kind, prev) ? BART_OK : BART_ESTORE;
 }
 
 int64_t
@@ -408,8 +481,10 @@ store_count_get(struct store *s)
 
 /*
  * Calls that arrive together share one transaction: store_group_begin
- * opens it, each change runs in a savepoint of its own (so a refused
- * one undoes only itself), and store_group_commit commits them all.
+ * opens it, and store_group_commit writes the counter once and commits
+ * them all.  A COUNT is one statement (the identity's INSERT OR IGNORE;
+ * the sum is kept in memory), so a refused one undoes only itself
+ * without a savepoint; a CHAT_SEND's two statements run in a savepoint.
  * Outside a group each change is its own transaction.  -1 if the
  * transaction cannot start.
  */
@@ -423,8 +498,7 @@ store_group_begin(struct store *s)
 	if (tx_begin(s) == -1)
 		return -1;
 	s->group = 1;
-	s->pending = s->counter;
-	s->pending_newest = s->newest;
+	s->lost = 0;
 	return 0;
 }
 
@@ -434,82 +508,67 @@ store_in_group(const struct store *s)
 	return s->group;
 }
 
-/* Commit the group: BART_OK, or what tx_commit says went wrong. */
+/*
+ * Commit the group: BART_OK, or what went wrong: BART_ESTORE if nothing
+ * can have been stored (SQLite rolled the group back, or the counter
+ * could not be written), else what tx_commit says.
+ */
 bart_status
 store_group_commit(struct store *s)
 {
-	bart_status	st;
-
 	if (!s->group)
 		return BART_OK;
 	s->group = 0;
-	if ((st = tx_commit(s)) != BART_OK) {
-		s->pending = s->counter;
-		s->pending_newest = s->newest;
-		return st;
-	}
-	s->counter = s->pending;
-	s->newest = s->pending_newest;
-	return BART_OK;
-}
-
-/* Start one change: a savepoint in the group, or a transaction. */
-static int
-change_begin(struct store *s)
-{
-	if (!s->group) {
-		if (tx_begin(s) == -1)
-			return -1;
-		s->pending = s->counter;
-		s->pending_newest = s->newest;
-		return 0;
-	}
-	return step_done(s, ST_SAVE);
-}
-
-/* End one change: OK keeps it; else it is undone (savepoint or tx). */
-static void
-change_undo(struct store *s)
-{
-	if (!s->group) {
+	if (s->lost) {
+		s->lost = 0;
+		log_warnx("sqlite: the group's transaction was rolled back: "
+		    "nothing of it was stored");
 		tx_abort(s);
-		s->pending = s->counter;
-		s->pending_newest = s->newest;
-		return;
+		return BART_ESTORE;
 	}
-	step_done(s, ST_UNDO);
-	step_done(s, ST_RELEASE);
+	return tx_finish(s);
 }
 
-/* Keep the change: released into the group, or committed alone. */
+/*
+ * Add UP to the pending counter and claim the request identity in one
+ * statement, inside the open transaction.  A resend of an executed
+ * identity (in this transaction or before) gets the first total and
+ * adds nothing.
+ */
 static bart_status
-change_keep(struct store *s)
+count_apply(struct store *s, const bart_reqid *id, int64_t up,
+    int64_t *total)
 {
 	bart_status	st;
+	int64_t		next;
 
-	if (s->group)
-		return step_done(s, ST_RELEASE) == 0 ? BART_OK : BART_ESTORE;
-	if ((st = tx_commit(s)) != BART_OK) {
-		s->pending = s->counter;
-		s->pending_newest = s->newest;
-		return st;
+	if ((st = counter_add(s->pending, up, &next)) != BART_OK)
+		return refused(s, id, REQ_COUNT, total) == BART_OK ? BART_OK :
+		    st;
+	if (has_id(id)) {
+		switch (req_claim(s, id, REQ_COUNT, next)) {
+		case -1:
+			return BART_ESTORE;
+		case 0:
+			return refused(s, id, REQ_COUNT, total);
+		}
 	}
-	s->counter = s->pending;
-	s->newest = s->pending_newest;
+	s->pending = next;
+	s->dirty = 1;
+	*total = next;
 	return BART_OK;
 }
 
 /*
  * Add UP to the counter together with the request identity, so a
- * resend of the same identity returns the first total.  The identity
- * is looked up inside the write transaction: one transaction, not two.
+ * resend of the same identity returns the first total.  In a group the
+ * counter row is written once, at store_group_commit.
  */
 bart_status
 store_count_add(struct store *s, const bart_reqid *id, int64_t up,
     int64_t *total)
 {
 	bart_status	st;
-	int64_t		prev, next;
 
 	if (s->pg != NULL)
 		return pgstore_count_add(s->pg, id, up, total);
@@ -519,36 +578,20 @@ store_count_add(struct store *s, const bart_reqid *id, int64_t up,
 		*total = s->group ? s->pending : s->counter;
 		return BART_OK;
 	}
-	if (change_begin(s) == -1) {
-		/* No writes: a resend still learns its first answer. */
-		if (id != NULL && id->client != 0 &&
-		    req_lookup(s, id, REQ_COUNT, &prev)) {
-			*total = prev;
-			return BART_OK;
-		}
-		return BART_ESTORE;
-	}
-	if (id != NULL && id->client != 0 &&
-	    req_lookup(s, id, REQ_COUNT, &prev)) {
-		if ((st = change_keep(s)) == BART_OK)
-			*total = prev;
+	if (s->group) {
+		if (s->lost)
+			return refused(s, id, REQ_COUNT, total);
+		if ((st = count_apply(s, id, up, total)) != BART_OK)
+			group_check(s);
 		return st;
 	}
-	if ((st = counter_add(s->pending, up, &next)) != BART_OK) {
-		change_undo(s);
+	if (tx_begin(s) == -1)
+		return refused(s, id, REQ_COUNT, total);
+	if ((st = count_apply(s, id, up, total)) != BART_OK || !s->dirty) {
+		tx_abort(s);		/* refused, or a resend: no change */
 		return st;
 	}
-	sqlite3_bind_int64(s->st[ST_COUNT_SET], 1, next);
-	if (step_done(s, ST_COUNT_SET) == -1 ||
-	    req_record(s, id, REQ_COUNT, next) == -1) {
-		change_undo(s);
-		return BART_ESTORE;
-	}
-	s->pending = next;
-	if ((st = change_keep(s)) != BART_OK)
-		return st;
-	*total = next;
-	return BART_OK;
+	return tx_finish(s);
 }
 
 /* For tests and recovery tools: set the counter outright. */
@@ -564,6 +607,38 @@ store_count_set(struct store *s, int64_t v)
 	return 0;
 }
 
+/* Undo a CHAT_SEND's savepoint; if that fails, the whole group. */
+static void
+chat_undo(struct store *s)
+{
+	if (!s->group) {
+		tx_abort(s);
+		return;
+	}
+	group_check(s);
+	if (s->lost)
+		return;
+	if (step_done(s, ST_UNDO) == -1 || step_done(s, ST_RELEASE) == -1) {
+		s->lost = 1;
+		tx_abort(s);
+	}
+}
+
+/* Keep a CHAT_SEND's change: released into the group, or committed. */
+static bart_status
+chat_keep(struct store *s)
+{
+	if (!s->group)
+		return tx_finish(s);
+	if (step_done(s, ST_RELEASE) == -1) {
+		/* Its rows would be committed with the group: undo all. */
+		s->lost = 1;
+		tx_abort(s);
+		return BART_ESTORE;
+	}
+	return BART_OK;
+}
+
 /* Store one chat message; *seq gets its number (or the first one's). */
 bart_status
 store_chat_add(struct store *s, const bart_reqid *id, int64_t when,
@@ -577,33 +652,40 @@ store_chat_add(struct store *s, const bart_reqid *id, int64_t when,
 	if (s->pg != NULL)
 		return pgstore_chat_add(s->pg, id, when, name, host, text,
 		    seq);
-	if (change_begin(s) == -1) {
-		if (id != NULL && id->client != 0 &&
-		    req_lookup(s, id, REQ_CHAT, &prev)) {
-			*seq = (uint64_t)prev;
-			return BART_OK;
-		}
-		return BART_ESTORE;
-	}
-	if (id != NULL && id->client != 0 &&
-	    req_lookup(s, id, REQ_CHAT, &prev)) {
-		if ((rc = change_keep(s)) == BART_OK)
+	if ((s->group && s->lost) ||
+	    (s->group ? step_done(s, ST_SAVE) : tx_begin(s)) == -1) {
+		if ((rc = refused(s, id, REQ_CHAT, &prev)) == BART_OK)
 			*seq = (uint64_t)prev;
 		return rc;
 	}
 	next = s->pending_newest + 1;
+	/* ORDER: the identity first: a resend writes nothing at all. */
+	if (has_id(id)) {
+		switch (req_claim(s, id, REQ_CHAT, (int64_t)next)) {
+		case -1:
+			chat_undo(s);
+			return BART_ESTORE;
+		case 0:
+			if ((rc = refused(s, id, REQ_CHAT, &prev)) != BART_OK) {
+				chat_undo(s);
+				return rc;
+			}
+			if ((rc = chat_keep(s)) == BART_OK)
+				*seq = (uint64_t)prev;
+			return rc;
+		}
+	}
 	sqlite3_bind_int64(st, 1, (int64_t)next);
 	sqlite3_bind_int64(st, 2, when);
 	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, host, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, text, -1, SQLITE_STATIC);
-	if (step_done(s, ST_MSG_PUT) == -1 ||
-	    req_record(s, id, REQ_CHAT, (int64_t)next) == -1) {
-		change_undo(s);
+	if (step_done(s, ST_MSG_PUT) == -1) {
+		chat_undo(s);
 		return BART_ESTORE;
 	}
 	s->pending_newest = next;
-	if ((rc = change_keep(s)) != BART_OK)
+	if ((rc = chat_keep(s)) != BART_OK)
 		return rc;
 	*seq = next;
 	return BART_OK;

@@ -2,7 +2,9 @@
 /* check_store.c: unit tests for the SQLite store, one fresh dir a test. */
 #include <sys/stat.h>
 
+#include <dlfcn.h>
 #include <ftw.h>
+#include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -647,6 +649,322 @@ START_TEST(wal_deleted_refuses_writes)
 }
 END_TEST
 
+/* ---- group commit: one transaction for the calls of a round ------------ */
+
+/*
+ * Faults for the group tests.  This definition of sqlite3_step
+ * interposes the library's (the test binary comes first in the symbol
+ * search), so the store's own calls land here: the step of the SKIPth
+ * next statement starting with SQL fails with RC, after a ROLLBACK of
+ * the whole transaction if ROLLBACK (as SQLite does itself on
+ * SQLITE_FULL, IOERR or NOMEM), else as a statement that failed alone.
+ * Each test runs in its own process (Check forks): no fault outlives it.
+ */
+static struct {
+	const char	*sql;
+	int		 skip;
+	int		 rc;
+	int		 rollback;
+	int		 hit;
+} fault;
+
+int
+sqlite3_step(sqlite3_stmt *stmt)
+{
+	static int	(*real)(sqlite3_stmt *);
+	const char	*sql;
+
+	if (real == NULL)
+		*(void **)&real = dlsym(RTLD_NEXT, "sqlite3_step");
+	if (fault.sql != NULL && (sql = sqlite3_sql(stmt)) != NULL &&
+	    strncmp(sql, fault.sql, strlen(fault.sql)) == 0 &&
+	    fault.skip-- == 0) {
+		fault.sql = NULL;
+		fault.hit = 1;
+		if (fault.rollback)
+			sqlite3_exec(sqlite3_db_handle(stmt), "ROLLBACK", NULL,
+			    NULL, NULL);
+		return fault.rc;
+	}
+	return real(stmt);
+}
+
+static void
+fault_at(const char *sql, int skip, int rc, int rollback)
+{
+	fault.sql = sql;
+	fault.skip = skip;
+	fault.rc = rc;
+	fault.rollback = rollback;
+	fault.hit = 0;
+}
+
+static int64_t
+add_ok(const bart_reqid *id, int64_t up)
+{
+	int64_t	total = -1;
+
+	ck_assert_int_eq(store_count_add(st, id, up, &total), BART_OK);
+	return total;
+}
+
+/* A resend inside the group answers the first total and adds nothing. */
+START_TEST(group_dup_inside)
+{
+	bart_reqid	a = { 0xa1, 1 }, b = { 0xa1, 2 };
+	int64_t		total = -1;
+
+	ck_assert_int_eq(store_group_begin(st), 0);
+	ck_assert_int_eq(store_in_group(st), 1);
+	ck_assert_int_eq(add_ok(&a, 5), 5);
+	ck_assert_int_eq(add_ok(&a, 5), 5);
+	ck_assert_int_eq(add_ok(&b, 2), 7);
+	ck_assert_int_eq(add_ok(&a, 5), 5);
+	ck_assert_int_eq(add_ok(NULL, 1), 8);
+	ck_assert_int_eq(store_count_add(st, &b, 0, &total), BART_OK);
+	ck_assert_int_eq(total, 8);		/* a read sees the group */
+	ck_assert_int_eq(store_count_get(st), 0);	/* not committed */
+	ck_assert_int_eq(store_group_commit(st), BART_OK);
+	ck_assert_int_eq(store_in_group(st), 0);
+	ck_assert_int_eq(store_count_get(st), 8);
+	ck_assert_int_eq(store_reqs_count(st), 2);
+	/* Counter and identities were committed together. */
+	reopen();
+	ck_assert_int_eq(store_count_get(st), 8);
+	ck_assert_int_eq(add_ok(&a, 5), 5);
+	ck_assert_int_eq(add_ok(&b, 2), 7);
+	ck_assert_int_eq(store_count_get(st), 8);
+}
+END_TEST
+
+/* A resend in a later group (and after a restart) adds nothing. */
+START_TEST(group_dup_across)
+{
+	bart_reqid	a = { 0xb2, 1 }, b = { 0xb2, 2 }, c = { 0xb2, 3 };
+
+	ck_assert_int_eq(store_group_begin(st), 0);
+	ck_assert_int_eq(add_ok(&a, 3), 3);
+	ck_assert_int_eq(store_group_commit(st), BART_OK);
+	ck_assert_int_eq(store_group_begin(st), 0);
+	ck_assert_int_eq(add_ok(&a, 3), 3);
+	ck_assert_int_eq(add_ok(&b, 4), 7);
+	ck_assert_int_eq(store_group_commit(st), BART_OK);
+	ck_assert_int_eq(store_count_get(st), 7);
+	reopen();
+	ck_assert_int_eq(store_group_begin(st), 0);
+	ck_assert_int_eq(add_ok(&b, 4), 7);
+	ck_assert_int_eq(add_ok(&a, 3), 3);
+	ck_assert_int_eq(add_ok(&c, 1), 8);
+	ck_assert_int_eq(store_group_commit(st), BART_OK);
+	/* Outside a group too: the same identities, the same answers. */
+	ck_assert_int_eq(add_ok(&c, 1), 8);
+	ck_assert_int_eq(add_ok(&a, 3), 3);
+	reopen();
+	ck_assert_int_eq(store_count_get(st), 8);
+	ck_assert_int_eq(store_reqs_count(st), 3);
+}
+END_TEST
+
+/* Chat lines in a group: a resend stores nothing, numbers stay dense. */
+START_TEST(group_chat_dup)
+{
+	bart_reqid	a = { 0xc3, 1 };
+	struct got	g;
+	uint64_t	seq = 0;
+
+	memset(&g, 0, sizeof(g));
+	ck_assert_int_eq(store_group_begin(st), 0);
+	ck_assert_int_eq(store_chat_add(st, &a, 1, "n", "h", "x", &seq),
+	    BART_OK);
+	ck_assert_uint_eq(seq, 1);
+	ck_assert_int_eq(store_chat_add(st, &a, 1, "n", "h", "x", &seq),
+	    BART_OK);
+	ck_assert_uint_eq(seq, 1);
+	ck_assert_int_eq(store_chat_add(st, NULL, 1, "n", "h", "y", &seq),
+	    BART_OK);
+	ck_assert_uint_eq(seq, 2);
+	ck_assert_uint_eq(store_chat_pending(st), 2);
+	ck_assert_uint_eq(store_chat_newest(st), 0);
+	ck_assert_int_eq(store_group_commit(st), BART_OK);
+	ck_assert_uint_eq(store_chat_newest(st), 2);
+	reopen();
+	ck_assert_int_eq(store_chat_since(st, 0, 10, collect, &g), 2);
+	ck_assert_str_eq(g.m[1].text, "y");
+	ck_assert_int_eq(store_chat_add(st, &a, 1, "n", "h", "x", &seq),
+	    BART_OK);
+	ck_assert_uint_eq(seq, 1);
+}
+END_TEST
+
+/*
+ * SQLite rolls the whole transaction back (SQLITE_FULL in the second
+ * count): the group is lost.  The later calls must not run on their
+ * own (each would be committed at once: an identity without its
+ * count), and the commit tells every change BART_ESTORE.
+ */
+START_TEST(group_lost_rollback)
+{
+	bart_reqid	a = { 0xd4, 1 }, b = { 0xd4, 2 }, c = { 0xd4, 3 };
+	int64_t		total = -1;
+	uint64_t	seq = 0;
+
+	ck_assert_int_eq(store_group_begin(st), 0);
+	ck_assert_int_eq(add_ok(&a, 1), 1);
+	fault_at("INSERT OR IGNORE INTO reqs", 0, SQLITE_FULL, 1);
+	ck_assert_int_eq(store_count_add(st, &b, 1, &total), BART_ESTORE);
+	ck_assert_int_eq(fault.hit, 1);
+	ck_assert_int_eq(store_count_add(st, &c, 1, &total), BART_ESTORE);
+	ck_assert_int_eq(store_count_add(st, NULL, 1, &total),
+	    BART_ESTORE);
+	ck_assert_int_eq(store_chat_add(st, &c, 1, "n", "h", "x", &seq),
+	    BART_ESTORE);
+	ck_assert_int_eq(store_group_commit(st), BART_ESTORE);
+	ck_assert_int_eq(store_count_get(st), 0);
+	ck_assert_int_eq(store_reqs_count(st), 0);
+	ck_assert_uint_eq(store_chat_newest(st), 0);
+	reopen();
+	ck_assert_int_eq(store_count_get(st), 0);
+	ck_assert_int_eq(store_reqs_count(st), 0);
+	/* Nothing was stored: each runs now, once. */
+	ck_assert_int_eq(add_ok(&a, 1), 1);
+	ck_assert_int_eq(add_ok(&c, 1), 2);
+	ck_assert_int_eq(add_ok(&a, 1), 1);
+	ck_assert_int_eq(store_count_get(st), 2);
+}
+END_TEST
+
+/* A statement that fails alone undoes only itself: the group goes on. */
+START_TEST(group_stmt_fails_alone)
+{
+	bart_reqid	a = { 0xe5, 1 }, b = { 0xe5, 2 }, c = { 0xe5, 3 };
+	int64_t		total = -1;
+
+	ck_assert_int_eq(store_group_begin(st), 0);
+	ck_assert_int_eq(add_ok(&a, 1), 1);
+	fault_at("INSERT OR IGNORE INTO reqs", 0, SQLITE_ERROR, 0);
+	ck_assert_int_eq(store_count_add(st, &b, 10, &total), BART_ESTORE);
+	ck_assert_int_eq(add_ok(&c, 1), 2);
+	ck_assert_int_eq(store_group_commit(st), BART_OK);
+	ck_assert_int_eq(store_count_get(st), 2);
+	reopen();
+	ck_assert_int_eq(store_count_get(st), 2);
+	ck_assert_int_eq(add_ok(&b, 10), 12);	/* refused: runs now */
+	ck_assert_int_eq(add_ok(&a, 1), 1);
+	ck_assert_int_eq(add_ok(&c, 1), 2);
+}
+END_TEST
+
+/*
+ * A chat line whose message row fails after its identity was claimed:
+ * the savepoint takes the identity back, so a resend stores the line
+ * (not an answer pointing at a message that was never stored).
+ */
+START_TEST(group_chat_undo)
+{
+	bart_reqid	a = { 0xf6, 1 };
+	struct got	g;
+	uint64_t	seq = 0;
+
+	memset(&g, 0, sizeof(g));
+	ck_assert_int_eq(store_group_begin(st), 0);
+	fault_at("INSERT INTO msgs", 0, SQLITE_ERROR, 0);
+	ck_assert_int_eq(store_chat_add(st, &a, 1, "n", "h", "x", &seq),
+	    BART_ESTORE);
+	ck_assert_int_eq(store_chat_add(st, NULL, 1, "n", "h", "y", &seq),
+	    BART_OK);
+	ck_assert_uint_eq(seq, 1);
+	ck_assert_int_eq(store_group_commit(st), BART_OK);
+	ck_assert_int_eq(store_reqs_count(st), 0);
+	ck_assert_int_eq(store_chat_add(st, &a, 1, "n", "h", "x", &seq),
+	    BART_OK);
+	ck_assert_uint_eq(seq, 2);
+	ck_assert_int_eq(store_chat_since(st, 0, 10, collect, &g), 2);
+}
+END_TEST
+
+/* The commit fails: nothing is applied, the cached state stays. */
+START_TEST(group_commit_fails)
+{
+	bart_reqid	a = { 0x17, 1 }, b = { 0x17, 2 };
+	uint64_t	seq = 0;
+
+	ck_assert_int_eq(add_ok(NULL, 4), 4);
+	ck_assert_int_eq(store_group_begin(st), 0);
+	ck_assert_int_eq(add_ok(&a, 1), 5);
+	ck_assert_int_eq(add_ok(&b, 2), 7);
+	ck_assert_int_eq(store_chat_add(st, &b, 1, "n", "h", "x", &seq),
+	    BART_OK);
+	fault_at("COMMIT", 0, SQLITE_IOERR, 0);
+	ck_assert_int_ne(store_group_commit(st), BART_OK);
+	ck_assert_int_eq(fault.hit, 1);
+	ck_assert_int_eq(store_count_get(st), 4);
+	ck_assert_uint_eq(store_chat_newest(st), 0);
+	reopen();
+	ck_assert_int_eq(store_count_get(st), 4);
+	ck_assert_int_eq(store_reqs_count(st), 0);
+	ck_assert_int_eq(add_ok(&a, 1), 5);
+}
+END_TEST
+
+/*
+ * The counter row, written once just before COMMIT, fails: nothing may
+ * be committed (the identities would say done, the counter would not
+ * have moved).
+ */
+START_TEST(group_counter_write_fails)
+{
+	bart_reqid	a = { 0x28, 1 }, b = { 0x28, 2 };
+
+	ck_assert_int_eq(store_group_begin(st), 0);
+	ck_assert_int_eq(add_ok(&a, 1), 1);
+	ck_assert_int_eq(add_ok(&b, 1), 2);
+	fault_at("UPDATE counter", 0, SQLITE_FULL, 1);
+	ck_assert_int_eq(store_group_commit(st), BART_ESTORE);
+	ck_assert_int_eq(fault.hit, 1);
+	ck_assert_int_eq(store_count_get(st), 0);
+	reopen();
+	ck_assert_int_eq(store_reqs_count(st), 0);
+	ck_assert_int_eq(store_count_get(st), 0);
+	ck_assert_int_eq(add_ok(&b, 1), 1);
+}
+END_TEST
+
+/* Outside a group: a failing commit leaves neither count nor identity. */
+START_TEST(single_commit_fails)
+{
+	bart_reqid	a = { 0x39, 1 };
+	int64_t		total = -1;
+
+	ck_assert_int_eq(add_ok(&a, 2), 2);
+	a.seq = 2;
+	fault_at("COMMIT", 0, SQLITE_IOERR, 0);
+	ck_assert_int_ne(store_count_add(st, &a, 3, &total), BART_OK);
+	ck_assert_int_eq(store_count_get(st), 2);
+	reopen();
+	ck_assert_int_eq(store_count_get(st), 2);
+	ck_assert_int_eq(store_reqs_count(st), 1);
+	ck_assert_int_eq(add_ok(&a, 3), 5);
+}
+END_TEST
+
+/* The overflow check uses the group's sum; a resend is still answered. */
+START_TEST(group_overflow)
+{
+	bart_reqid	a = { 0x4a, 1 }, b = { 0x4a, 2 };
+	int64_t		total = -1;
+
+	ck_assert_int_eq(store_count_set(st, INT64_MAX - 3), 0);
+	ck_assert_int_eq(store_group_begin(st), 0);
+	ck_assert_int_eq(add_ok(&a, 2), INT64_MAX - 1);
+	ck_assert_int_eq(store_count_add(st, &b, 2, &total),
+	    BART_EOVERFLOW);
+	ck_assert_int_eq(add_ok(&a, 2), INT64_MAX - 1);	/* the resend */
+	ck_assert_int_eq(store_group_commit(st), BART_OK);
+	ck_assert_int_eq(store_count_get(st), INT64_MAX - 1);
+	ck_assert_int_eq(store_reqs_count(st), 1);
+}
+END_TEST
+
 Suite *
 store_suite(void)
 {
@@ -693,6 +1011,19 @@ store_suite(void)
 	tcase_add_test(tc, deleted_refuses_writes);
 	tcase_add_test(tc, replaced_refuses_writes);
 	tcase_add_test(tc, wal_deleted_refuses_writes);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("group");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, group_dup_inside);
+	tcase_add_test(tc, group_dup_across);
+	tcase_add_test(tc, group_chat_dup);
+	tcase_add_test(tc, group_lost_rollback);
+	tcase_add_test(tc, group_stmt_fails_alone);
+	tcase_add_test(tc, group_chat_undo);
+	tcase_add_test(tc, group_commit_fails);
+	tcase_add_test(tc, group_counter_write_fails);
+	tcase_add_test(tc, single_commit_fails);
+	tcase_add_test(tc, group_overflow);
 	suite_add_tcase(s, tc);
 	return s;
 }
