@@ -57,6 +57,12 @@
 #define STALL_SECS		5
 /* Whole records served per connection per round: the rest waits. */
 #define RECS_PER_TURN		4
+/*
+ * Calls of one connection waiting for the store's worker (PostgreSQL,
+ * conns_park): past this many the connection is not read, and what it
+ * sent is not served, until one is answered, as for the output bound.
+ */
+#define PARK_MAX		16
 
 struct peer {
 	struct peer	*next;		/* in its hash bucket */
@@ -92,6 +98,7 @@ struct conn {
 	size_t		 outoff, outlen;
 	int		 eof, dead, busy;
 	int		 eofq;		/* on the EOF list */
+	unsigned int	 parked;	/* calls waiting for the store */
 };
 
 struct conns {
@@ -358,7 +365,8 @@ want_mask(const struct conn *c)
 
 	if (c->dead)
 		return 0;
-	if (!c->eof && c->inlen < IN_CAP && c->outlen - c->outoff < OUTQ_SOFT)
+	if (!c->eof && c->inlen < IN_CAP && c->outlen - c->outoff < OUTQ_SOFT &&
+	    c->parked < PARK_MAX)
 		m |= EPOLLIN;
 	if (c->outlen > c->outoff)
 		m |= EPOLLOUT;
@@ -418,7 +426,8 @@ conns_close(struct conns *cs, struct conn *c)
 }
 
 /*
- * Does C still have work after its peer's EOF: replies waiting, or a
+ * Does C still have work after its peer's EOF: replies waiting (or calls
+ * waiting for the store), or a
  * whole call record not yet served?  A half-closed peer (shutdown
  * SHUT_WR after its calls, as "nc -N" does) is owed every reply.
  */
@@ -427,7 +436,7 @@ eof_busy(const struct conn *c)
 {
 	size_t	body;
 
-	if (c->outlen > c->outoff || c->ready)
+	if (c->outlen > c->outoff || c->ready || c->parked > 0)
 		return 1;
 	return c->inlen > 0 && wire_rec_scan(c->in, c->inlen, &body) > 0;
 }
@@ -624,7 +633,8 @@ serve_records(struct conns *cs, struct conn *c, const unsigned char *buf,
 	long			 n;
 	int			 k = 0;
 
-	while (!c->dead && c->outlen - c->outoff < OUTQ_SOFT) {
+	while (!c->dead && c->outlen - c->outoff < OUTQ_SOFT &&
+	    c->parked < PARK_MAX) {
 		if (k++ == RECS_PER_TURN) {
 			/* Fair to the others: the rest next round. */
 			if (!c->ready) {
@@ -880,13 +890,47 @@ conns_run(struct conns *cs, uint64_t now)
 		c->ready = 0;
 		if (c->dead)
 			continue;
-		/* With output waiting, its draining will serve the rest. */
-		if (c->inlen > 0 && c->outlen == c->outoff)
+		/* With output waiting, its draining will serve the rest;
+		 * with PARK_MAX calls waiting, conns_unpark will. */
+		if (c->inlen > 0 && c->outlen == c->outoff &&
+		    c->parked < PARK_MAX)
 			serve_kept(cs, c, now);
 		eof_note(cs, c);
 		if (!c->dead)
 			interest(cs, c);
 	}
+}
+
+/* ---- calls waiting for the store --------------------------------------- */
+
+/* A call of C now waits for the store (serve.c's deferred path). */
+void
+conns_park(struct conn *c)
+{
+	c->parked++;
+}
+
+/*
+ * A waiting call of C was answered: under PARK_MAX again, what C sent
+ * meanwhile is served next round; after EOF, the last answer closes it.
+ */
+void
+conns_unpark(struct conns *cs, struct conn *c)
+{
+	if (c->parked > 0)
+		c->parked--;
+	if (c->dead)
+		return;
+	if (c->eof && c->parked == 0) {
+		eof_note(cs, c);	/* closes at the end of the round */
+		return;
+	}
+	if (c->parked == PARK_MAX - 1 && c->inlen > 0 && !c->ready) {
+		c->ready = 1;
+		c->rnext = cs->rhead;
+		cs->rhead = c;
+	}
+	interest(cs, c);
 }
 
 /* ---- timers ----------------------------------------------------------- */

@@ -34,6 +34,8 @@ void		 conns_run(struct conns *, uint64_t);
 int		 conns_reply(struct conns *, struct conn *, unsigned char *,
 		    size_t);
 void		 conns_close(struct conns *, struct conn *);
+void		 conns_park(struct conn *);
+void		 conns_unpark(struct conns *, struct conn *);
 void		 conns_reap(struct conns *);
 void		 conns_sweep(struct conns *, uint64_t);
 struct conn	*conns_find(struct conns *, uint64_t);

@@ -12,15 +12,37 @@
  * the message's own transaction: its row lock serialises the senders,
  * so numbers are gapless and in commit order (a SQL SEQUENCE has gaps).
  *
- * The main thread owns one connection.  Every call on it has a deadline
- * (PG_CALL_MS): the loop is never held longer.  When the connection is
- * lost, changes fail at once with BART_EUNAVAIL (or BART_EUNKNOWN for
- * the one whose commit was under way).  The feed thread (below) makes
- * the replacement with a plain blocking PQconnectdb, which honours
- * connect_timeout per host and so moves past a host that swallows
- * packets (PQconnectPoll leaves that timeout to its caller, and starts
- * again at the first host), and store_check, from housekeeping, takes
- * it over: the main thread never waits for a connection.
+ * Threads.  The database worker (work_main) owns the main connection
+ * and runs every statement of the RPC calls: the RPC thread hands it
+ * jobs (store_job, store.h) and goes on serving; the worker takes all
+ * that are queued, runs them as one group, and hands them back through
+ * an eventfd that the loop polls, so a slow or silent database holds
+ * up only the calls that wait for it, never NULLPROC or STATS.  Before
+ * the worker starts (pgstore_feed) the opening thread owns the
+ * connection, for the schema and the ring's first fill.
+ *
+ * Group commit.  A group of one is one statement in its own implicit
+ * transaction, as before: one round trip, done at ReadyForQuery, i.e.
+ * after its commit.  A larger group is sent in libpq's pipeline mode
+ * as BEGIN, each job's statement, COMMIT and one Sync: one round trip
+ * and one commit for all; each reply is sent only after that COMMIT
+ * succeeded.  If a statement is refused, the pipeline aborts, the
+ * transaction is rolled back (nothing of it committed) and the jobs run
+ * again one transaction each: a refused call undoes only itself, the
+ * same effect as a savepoint each.  If the outcome of the COMMIT is
+ * unknown (connection lost, deadline), every change of the group gets
+ * BART_EUNKNOWN.  Identity rows are written by the same statements as
+ * before, in the same transaction as their effect.
+ *
+ * Every call on the connection has a deadline (PG_CALL_MS).  When the
+ * connection is lost, changes fail at once with BART_EUNAVAIL (or
+ * BART_EUNKNOWN for those whose commit was under way).  The feed thread
+ * (below) makes the replacement with a plain blocking PQconnectdb,
+ * which honours connect_timeout per host and so moves past a host that
+ * swallows packets (PQconnectPoll leaves that timeout to its caller,
+ * and starts again at the first host), and the worker takes it over.
+ * Housekeeping (history cap, identity pruning) only asks: the worker
+ * runs those statements when it has no calls to run.
  *
  * A second connection, owned by the feed thread, LISTENs on bart_chat
  * (chat commits NOTIFY it: a doorbell only, counts never NOTIFY, since
@@ -30,6 +52,8 @@
  * at most that long.  Messages reach the ring in sequence order under
  * feed_mu, whichever thread finds them first.
  */
+#include <sys/eventfd.h>
+
 #include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -40,6 +64,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "pgstore.h"
@@ -52,29 +77,57 @@
 #define PG_CATCHUP_MS		500	/* feed thread: poll the table */
 #define PG_FEED_BATCH		"1000"
 #define PG_CHANNEL		"bart_chat"
+#define PG_GROUP_MAX		64	/* jobs in one transaction at most */
+/*
+ * Jobs submitted and not yet collected, in all: past it store_submit
+ * refuses and the call is answered BART_EUNAVAIL at once (a database
+ * that slow is as good as unavailable; nothing is changed).
+ */
+#define PG_JOBS_MAX		256
+#define PG_IDLE_MS		1000	/* worker: maintenance, when idle */
+#define PG_DOWN_MS		100	/* worker: look for a new connection */
 
 enum req_kind {
 	REQ_COUNT = 0,
 	REQ_CHAT = 1
 };
 
+/*
+ * Who owns what.  [w] the database worker's alone once it runs (before
+ * that, the opening thread's); [f] under feed_mu; [j] under jobs_mu;
+ * [a] atomic; [c] set before any thread starts, read-only after.
+ */
 struct pgstore {
-	char			*conninfo;	/* never logged: may name secrets */
-	char			 desc[256];	/* host, port, db, user: for logs */
-	PGconn			*conn;		/* main thread's; NULL while down */
-	int			 down_logged;
-	atomic_int		 want;		/* main lost its connection */
-	PGconn			*spare;		/* made for it; under feed_mu */
-	_Atomic int64_t		 counter;	/* newest total seen */
-	_Atomic uint64_t	 fed;		/* newest message in the ring */
-	uint64_t		 capped;	/* history pruned up to here */
+	char			*conninfo;	/* [c] never logged: secrets */
+	char			 desc[256];	/* [c] host, port, db, user */
+	PGconn			*conn;		/* [w] NULL while down */
+	int			 down_logged;	/* [w] */
+	atomic_int		 want;		/* [a] the worker lost conn */
+	PGconn			*spare;		/* [f] made for it */
+	_Atomic int64_t		 counter;	/* [a] newest total seen */
+	_Atomic uint64_t	 fed;		/* [a] newest message in ring */
+	uint64_t		 capped;	/* [w] history pruned up to */
 
 	pthread_mutex_t		 feed_mu;	/* ring order; guards fed writes */
-	store_msg_cb		 feed_cb;
-	void			*feed_arg;
+	store_msg_cb		 feed_cb;	/* [f] */
+	void			*feed_arg;	/* [f] */
 	pthread_t		 thread;
 	int			 thread_started;
-	atomic_int		 quit;
+	atomic_int		 quit;		/* [a] */
+
+	/* The worker and its queues. */
+	pthread_mutex_t		 jobs_mu;
+	pthread_cond_t		 jobs_cv;	/* the worker waits on it */
+	struct store_job	*q_head, *q_tail;	/* [j] to run */
+	struct store_job	*d_head, *d_tail;	/* [j] done, to collect */
+	unsigned int		 njobs;		/* [j] submitted, not collected */
+	int			 done_fd;	/* eventfd: the worker rings */
+	pthread_t		 worker;
+	atomic_int		 working;	/* [a] the worker runs */
+	atomic_int		 up;		/* [a] the worker has a conn */
+	atomic_uint		 cap_max;	/* [a] housekeeping asks ... */
+	_Atomic int64_t		 prune_before;	/* [a] ... 0: nothing */
+	atomic_uint		 trim_max;	/* [a] ... max + 1; 0: nothing */
 };
 
 static const char sql_schema[] =
@@ -307,6 +360,7 @@ lost(struct pgstore *p, const char *why)
 	if (p->conn != NULL)
 		PQfinish(p->conn);
 	p->conn = NULL;
+	atomic_store(&p->up, 0);
 	atomic_store(&p->want, 1);	/* the feed thread makes a new one */
 }
 
@@ -629,6 +683,8 @@ load(struct pgstore *p)
 	return 0;
 }
 
+static void	*work_main(void *);
+
 /*
  * Open the store CONNINFO (a libpq connection string or URI).  NULL on
  * failure, with one line logged: bad string, password in it, no
@@ -664,9 +720,16 @@ pgstore_open(const char *conninfo)
 		free(p);
 		return NULL;
 	}
+	p->done_fd = -1;
 	describe(p, opts);
 	PQconninfoFree(opts);
 	pthread_mutex_init(&p->feed_mu, NULL);
+	pthread_mutex_init(&p->jobs_mu, NULL);
+	pthread_cond_init(&p->jobs_cv, NULL);
+	if ((p->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
+		log_warn("store: eventfd");
+		goto fail;
+	}
 	if ((p->conn = connect_now(p)) == NULL ||
 	    PQstatus(p->conn) != CONNECTION_OK) {
 		log_warnx("store: cannot connect to PostgreSQL (%s): %s",
@@ -677,6 +740,7 @@ pgstore_open(const char *conninfo)
 	}
 	if (schema(p) == -1 || load(p) == -1)
 		goto fail;
+	atomic_store(&p->up, 1);
 	log_info("store: PostgreSQL %s, counter %" PRId64 ", newest message "
 	    "%" PRIu64, p->desc, atomic_load(&p->counter),
 	    atomic_load(&p->fed));
@@ -697,8 +761,14 @@ pgstore_feed(struct pgstore *p, store_msg_cb cb, void *arg)
 	p->feed_cb = cb;
 	p->feed_arg = arg;
 	pthread_mutex_unlock(&p->feed_mu);
-	if (p->thread_started)
+	if (atomic_load(&p->working))
 		return;
+	/* ORDER: the connection is the worker's from here on. */
+	if (PQsetnonblocking(p->conn, 1) == -1)
+		log_warnx("store: cannot make the connection non-blocking");
+	if (pthread_create(&p->worker, NULL, work_main, p) != 0)
+		fatalx("store: cannot start the database worker thread");
+	atomic_store(&p->working, 1);
 	if (pthread_create(&p->thread, NULL, feed_main, p) != 0) {
 		log_warnx("store: no chat feed thread: messages sent through "
 		    "other servers reach this one's subscribers only by "
@@ -713,15 +783,24 @@ pgstore_close(struct pgstore *p)
 {
 	if (p == NULL)
 		return;
-	if (p->thread_started) {
-		atomic_store(&p->quit, 1);
-		pthread_join(p->thread, NULL);
+	atomic_store(&p->quit, 1);
+	if (atomic_load(&p->working)) {
+		pthread_mutex_lock(&p->jobs_mu);
+		pthread_cond_broadcast(&p->jobs_cv);
+		pthread_mutex_unlock(&p->jobs_mu);
+		pthread_join(p->worker, NULL);
 	}
+	if (p->thread_started)
+		pthread_join(p->thread, NULL);
 	if (p->spare != NULL)
 		PQfinish(p->spare);
 	if (p->conn != NULL)
 		PQfinish(p->conn);
 	pthread_mutex_destroy(&p->feed_mu);
+	pthread_mutex_destroy(&p->jobs_mu);
+	pthread_cond_destroy(&p->jobs_cv);
+	if (p->done_fd != -1)
+		close(p->done_fd);
 	free(p->conninfo);
 	free(p);
 }
@@ -734,8 +813,8 @@ pgstore_count_get(struct pgstore *p)
 }
 
 /* Add UP to the shared counter with the request identity, at once. */
-bart_status
-pgstore_count_add(struct pgstore *p, const bart_reqid *id, int64_t up,
+static bart_status
+count_add(struct pgstore *p, const bart_reqid *id, int64_t up,
     int64_t *total)
 {
 	PGresult	*r;
@@ -783,6 +862,8 @@ pgstore_count_add(struct pgstore *p, const bart_reqid *id, int64_t up,
 	return BART_OK;
 }
 
+static int	direct(struct pgstore *);
+
 /* For tests and recovery tools: set the counter outright. */
 int
 pgstore_count_set(struct pgstore *p, int64_t v)
@@ -791,6 +872,8 @@ pgstore_count_set(struct pgstore *p, int64_t v)
 	char		 b[24];
 	const char	*vals[1] = { b };
 
+	if (!direct(p))
+		return -1;
 	snprintf(b, sizeof(b), "%" PRId64, v);
 	if (change(p, "UPDATE bart_counter SET value = $1 WHERE id = 0", 1,
 	    vals, &r) != BART_OK)
@@ -806,15 +889,18 @@ pgstore_count_set(struct pgstore *p, int64_t v)
  * gap read on this connection under feed_mu), so the ring stays in
  * order whichever thread learns of a message first.
  */
-bart_status
-pgstore_chat_add(struct pgstore *p, const bart_reqid *id, int64_t when,
+static void	feed_new(struct pgstore *, uint64_t, int64_t, const char *,
+		    const char *, const char *);
+
+static bart_status
+chat_add(struct pgstore *p, const bart_reqid *id, int64_t when,
     const char *name, const char *host, const char *text, uint64_t *seq)
 {
 	PGresult	*r;
 	char		 client[24], rseq[24], w[24], now[24];
 	const char	*vals[7] = { client, rseq, w, name, host, text, now };
 	bart_status	 st;
-	int		 old, gap_lost = 0;
+	int		 old;
 
 	snprintf(client, sizeof(client), "%" PRId64,
 	    id != NULL ? (int64_t)id->client : 0);
@@ -831,30 +917,43 @@ pgstore_chat_add(struct pgstore *p, const bart_reqid *id, int64_t when,
 	*seq = (uint64_t)val64(r, 0, 0);
 	old = strcmp(PQgetvalue(r, 0, 1), "1") == 0;
 	PQclear(r);
-	if (old)
-		return BART_OK;
+	if (!old)
+		feed_new(p, *seq, when, name, host, text);
+	return BART_OK;
+}
+
+/*
+ * A new message, committed: into the ring after every earlier one (the
+ * gap read on the worker's connection under feed_mu), so the ring stays
+ * in order whichever thread learns of a message first.
+ */
+static void
+feed_new(struct pgstore *p, uint64_t seq, int64_t when, const char *name,
+    const char *host, const char *text)
+{
+	int	gap_lost = 0;
+
 	pthread_mutex_lock(&p->feed_mu);
-	if (*seq > atomic_load(&p->fed)) {
+	if (seq > atomic_load(&p->fed)) {
 		/* Fill the gap first; if that read fails, the feed will. */
-		if (*seq - 1 > atomic_load(&p->fed) && p->conn != NULL &&
-		    catch_up(p, p->conn, *seq - 1, 1) == -1)
+		if (seq - 1 > atomic_load(&p->fed) && p->conn != NULL &&
+		    catch_up(p, p->conn, seq - 1, 1) == -1)
 			gap_lost = 1;
-		if (*seq == atomic_load(&p->fed) + 1) {
+		if (seq == atomic_load(&p->fed) + 1) {
 			if (p->feed_cb != NULL)
-				p->feed_cb(p->feed_arg, *seq, when, name, host,
+				p->feed_cb(p->feed_arg, seq, when, name, host,
 				    text);
-			atomic_store(&p->fed, *seq);
+			atomic_store(&p->fed, seq);
 		}
 	}
 	pthread_mutex_unlock(&p->feed_mu);
 	if (gap_lost)		/* committed: the message stands; the feed */
 		lost(p, "no answer");	/* thread brings it to the ring */
-	return BART_OK;
 }
 
 /* 1 and *SEQ if identity ID already stored a message; 0 if not or unknown. */
-int
-pgstore_chat_known(struct pgstore *p, const bart_reqid *id, uint64_t *seq)
+static int
+chat_known(struct pgstore *p, const bart_reqid *id, uint64_t *seq)
 {
 	PGresult	*r;
 	char		 client[24], rseq[24];
@@ -886,10 +985,13 @@ pgstore_chat_newest(struct pgstore *p)
 	return atomic_load(&p->fed);
 }
 
-/* Messages after SEQ in order, at most MAX; how many, or -1. */
-int
-pgstore_chat_since(struct pgstore *p, uint64_t seq, unsigned int max,
-    store_msg_cb cb, void *arg)
+/*
+ * Messages after SEQ in order, at most MAX; how many, or -1 with *ST:
+ * BART_EUNAVAIL if the database cannot be reached, else BART_ESTORE.
+ */
+static int
+chat_since(struct pgstore *p, uint64_t seq, unsigned int max,
+    store_msg_cb cb, void *arg, bart_status *st)
 {
 	PGresult	*r;
 	char		 from[24], lim[16];
@@ -900,11 +1002,16 @@ pgstore_chat_since(struct pgstore *p, uint64_t seq, unsigned int max,
 		seq = (uint64_t)INT64_MAX;
 	snprintf(from, sizeof(from), "%" PRIu64, seq);
 	snprintf(lim, sizeof(lim), "%u", max);
+	*st = BART_OK;
 	if (p->conn == NULL || (r = query(p->conn, sql_since, 2, vals,
 	    &dead)) == NULL) {
-		if (p->conn != NULL && dead)
-			lost(p, PQstatus(p->conn) != CONNECTION_OK ?
-			    PQerrorMessage(p->conn) : "no answer");
+		*st = BART_ESTORE;
+		if (p->conn == NULL || dead) {
+			if (p->conn != NULL)
+				lost(p, PQstatus(p->conn) != CONNECTION_OK ?
+				    PQerrorMessage(p->conn) : "no answer");
+			*st = BART_EUNAVAIL;
+		}
 		log_warnx("cannot read the chat history from PostgreSQL (a "
 		    "read: nothing was changed)");
 		return -1;
@@ -935,8 +1042,8 @@ maintain(struct pgstore *p, const char *sql, int n, const char *const *vals)
 	return rows;
 }
 
-int
-pgstore_prune(struct pgstore *p, int64_t before)
+static int
+prune(struct pgstore *p, int64_t before)
 {
 	char		 b[24];
 	const char	*vals[1] = { b };
@@ -946,8 +1053,8 @@ pgstore_prune(struct pgstore *p, int64_t before)
 	    0 ? -1 : 0;
 }
 
-long long
-pgstore_reqs_count(struct pgstore *p)
+static long long
+reqs_count(struct pgstore *p)
 {
 	PGresult	*r;
 	long long	 n;
@@ -964,10 +1071,10 @@ pgstore_reqs_count(struct pgstore *p)
 	return n;
 }
 
-int
-pgstore_reqs_trim(struct pgstore *p, unsigned int max)
+static int
+reqs_trim(struct pgstore *p, unsigned int max)
 {
-	long long	 n = pgstore_reqs_count(p);
+	long long	 n = reqs_count(p);
 	char		 b[24];
 	const char	*vals[1] = { b };
 
@@ -985,8 +1092,8 @@ pgstore_reqs_trim(struct pgstore *p, unsigned int max)
  * Keep the newest MAX messages.  Every daemon may run it; the DELETE is
  * the same for all of them.  The number deleted, or -1.
  */
-int
-pgstore_chat_cap(struct pgstore *p, unsigned int max)
+static int
+chat_cap(struct pgstore *p, unsigned int max)
 {
 	uint64_t	 newest = atomic_load(&p->fed), upto;
 	char		 b[24];
@@ -1010,11 +1117,11 @@ pgstore_chat_cap(struct pgstore *p, unsigned int max)
 }
 
 /*
- * From housekeeping: notice a connection the server closed, and take
- * over the one the feed thread made for us.  0 if connected, -1 if not.
+ * Notice a connection the server closed, and take over the one the
+ * feed thread made for us.  0 if connected, -1 if not.
  */
-int
-pgstore_check(struct pgstore *p)
+static int
+conn_check(struct pgstore *p)
 {
 	PGconn	*c;
 
@@ -1035,8 +1142,12 @@ pgstore_check(struct pgstore *p)
 		atomic_store(&p->want, 1);
 		return -1;
 	}
+	/* Non-blocking: the pipeline's sends never wait for the server. */
+	if (PQsetnonblocking(c, 1) == -1)
+		log_warnx("store: cannot make the connection non-blocking");
 	p->conn = c;
 	p->down_logged = 0;
+	atomic_store(&p->up, 1);
 	log_info("store: connected to PostgreSQL again (%s)", p->desc);
 	/* What other daemons committed meanwhile reaches the ring now. */
 	if (catch_up(p, p->conn, 0, 0) == -1) {
@@ -1044,4 +1155,571 @@ pgstore_check(struct pgstore *p)
 		return -1;
 	}
 	return 0;
+}
+
+/* ---- the RPC thread's calls ------------------------------------------ */
+
+/*
+ * May the calling thread use the connection itself?  Only before the
+ * worker runs (opening, the ring's first fill, unit tests) and on the
+ * worker: once it runs, the RPC thread submits jobs instead.
+ */
+static int
+direct(struct pgstore *p)
+{
+	if (!atomic_load(&p->working) || pthread_equal(pthread_self(),
+	    p->worker))
+		return 1;
+	log_warnx("store: a PostgreSQL statement off the database worker "
+	    "(refused: it would hold the loop)");
+	return 0;
+}
+
+bart_status
+pgstore_count_add(struct pgstore *p, const bart_reqid *id, int64_t up,
+    int64_t *total)
+{
+	if (!direct(p))
+		return BART_EUNAVAIL;
+	return count_add(p, id, up, total);
+}
+
+bart_status
+pgstore_chat_add(struct pgstore *p, const bart_reqid *id, int64_t when,
+    const char *name, const char *host, const char *text, uint64_t *seq)
+{
+	if (!direct(p))
+		return BART_EUNAVAIL;
+	return chat_add(p, id, when, name, host, text, seq);
+}
+
+int
+pgstore_chat_known(struct pgstore *p, const bart_reqid *id, uint64_t *seq)
+{
+	if (!direct(p))
+		return 0;
+	return chat_known(p, id, seq);
+}
+
+int
+pgstore_chat_since(struct pgstore *p, uint64_t seq, unsigned int max,
+    store_msg_cb cb, void *arg)
+{
+	bart_status	st;
+
+	if (!direct(p))
+		return -1;
+	return chat_since(p, seq, max, cb, arg, &st);
+}
+
+/* Housekeeping asks; the worker prunes when it has nothing else to do. */
+int
+pgstore_prune(struct pgstore *p, int64_t before)
+{
+	if (atomic_load(&p->working)) {
+		atomic_store(&p->prune_before, before > 0 ? before : 1);
+		return 0;
+	}
+	return prune(p, before);
+}
+
+long long
+pgstore_reqs_count(struct pgstore *p)
+{
+	if (!direct(p))
+		return -1;
+	return reqs_count(p);
+}
+
+int
+pgstore_reqs_trim(struct pgstore *p, unsigned int max)
+{
+	if (atomic_load(&p->working)) {
+		atomic_store(&p->trim_max, max + 1);
+		return 0;
+	}
+	return reqs_trim(p, max);
+}
+
+int
+pgstore_chat_cap(struct pgstore *p, unsigned int max)
+{
+	if (atomic_load(&p->working)) {
+		atomic_store(&p->cap_max, max);
+		return 0;
+	}
+	return chat_cap(p, max);
+}
+
+/* 0 if the store has a connection now, -1 if not (never waits). */
+int
+pgstore_check(struct pgstore *p)
+{
+	if (atomic_load(&p->working))
+		return atomic_load(&p->up) ? 0 : -1;
+	return conn_check(p);
+}
+
+/* Does the store run calls on its worker (store_submit)? */
+int
+pgstore_defers(struct pgstore *p)
+{
+	return atomic_load(&p->working);
+}
+
+/*
+ * Hand job J to the worker; the store owns it until pgstore_done gives
+ * it back.  -1 if refused (PG_JOBS_MAX waiting, or no worker): the
+ * caller answers at once.
+ */
+int
+pgstore_submit(struct pgstore *p, struct store_job *j)
+{
+	int	wake;
+
+	if (!atomic_load(&p->working))
+		return -1;
+	pthread_mutex_lock(&p->jobs_mu);
+	if (p->njobs >= PG_JOBS_MAX) {
+		pthread_mutex_unlock(&p->jobs_mu);
+		return -1;
+	}
+	p->njobs++;
+	j->next = NULL;
+	wake = p->q_head == NULL;
+	if (p->q_tail != NULL)
+		p->q_tail->next = j;
+	else
+		p->q_head = j;
+	p->q_tail = j;
+	if (wake)
+		pthread_cond_signal(&p->jobs_cv);
+	pthread_mutex_unlock(&p->jobs_mu);
+	return 0;
+}
+
+/*
+ * The next finished job, in the order they were submitted, or NULL.
+ * The loop calls it when pgstore_done_fd is readable.
+ */
+struct store_job *
+pgstore_done(struct pgstore *p)
+{
+	struct store_job	*j;
+	uint64_t		 n;
+
+	pthread_mutex_lock(&p->jobs_mu);
+	if ((j = p->d_head) != NULL) {
+		if ((p->d_head = j->next) == NULL)
+			p->d_tail = NULL;
+		j->next = NULL;
+		p->njobs--;
+	} else if (read(p->done_fd, &n, sizeof(n)) == -1 && errno != EAGAIN)
+		log_warn("store: eventfd");
+	pthread_mutex_unlock(&p->jobs_mu);
+	return j;
+}
+
+int
+pgstore_done_fd(struct pgstore *p)
+{
+	return p->done_fd;
+}
+
+/* ---- the worker ------------------------------------------------------ */
+
+/* Is job J a change (its outcome unknown if the commit's is)? */
+static int
+job_changes(const struct store_job *j)
+{
+	return j->op == STORE_OP_CHAT || (j->op == STORE_OP_COUNT &&
+	    j->up > 0);
+}
+
+/* Run job J alone, in its own transaction. */
+static void
+job_alone(struct pgstore *p, struct store_job *j)
+{
+	switch (j->op) {
+	case STORE_OP_COUNT:
+		j->st = count_add(p, &j->id, j->up, &j->total);
+		break;
+	case STORE_OP_CHAT:
+		j->st = chat_add(p, &j->id, j->when, j->name, j->host, j->text,
+		    &j->seq);
+		break;
+	case STORE_OP_SINCE:
+		j->rows = chat_since(p, j->after, j->max, j->cb, j->cb_arg,
+		    &j->st);
+		break;
+	case STORE_OP_KNOWN:
+		j->found = chat_known(p, &j->id, &j->seq);
+		j->st = BART_OK;
+		break;
+	case STORE_OP_PROBE:
+		j->st = p->conn == NULL ? BART_EUNAVAIL :
+		    count_add(p, NULL, 0, &j->total);
+		break;
+	}
+}
+
+/* One job's statement in a pipeline: its text and parameters. */
+struct jsql {
+	const char	*sql;
+	int		 n;
+	char		 b[5][24];
+	const char	*vals[7];
+};
+
+static const char sql_total[] = "SELECT value FROM bart_counter WHERE id = 0";
+static const char sql_known[] = "SELECT result FROM bart_reqs WHERE "
+    "client = $1 AND seq = $2 AND kind = 1";
+
+/*
+ * Job J's statement into Q (the same as job_alone's).  0 if J needs
+ * none: its outcome is set already.
+ */
+static int
+job_sql(struct store_job *j, struct jsql *q)
+{
+	char	now[24];
+
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	snprintf(q->b[0], sizeof(q->b[0]), "%" PRId64, (int64_t)j->id.client);
+	snprintf(q->b[1], sizeof(q->b[1]), "%" PRId64, (int64_t)j->id.seq);
+	q->vals[0] = q->b[0];
+	q->vals[1] = q->b[1];
+	switch (j->op) {
+	case STORE_OP_COUNT:
+		if (j->up < 0) {
+			j->st = BART_ENEGATIVE;
+			return 0;
+		}
+		if (j->up == 0) {
+			q->sql = sql_total;
+			q->n = 0;
+			return 1;
+		}
+		snprintf(q->b[2], sizeof(q->b[2]), "%" PRId64, j->up);
+		snprintf(q->b[3], sizeof(q->b[3]), "%s", now);
+		q->vals[2] = q->b[2];
+		q->vals[3] = q->b[3];
+		q->sql = sql_count;
+		q->n = 4;
+		return 1;
+	case STORE_OP_CHAT:
+		snprintf(q->b[2], sizeof(q->b[2]), "%" PRId64, j->when);
+		snprintf(q->b[3], sizeof(q->b[3]), "%s", now);
+		q->vals[2] = q->b[2];
+		q->vals[3] = j->name;
+		q->vals[4] = j->host;
+		q->vals[5] = j->text;
+		q->vals[6] = q->b[3];
+		q->sql = sql_chat;
+		q->n = 7;
+		return 1;
+	case STORE_OP_SINCE:
+		snprintf(q->b[0], sizeof(q->b[0]), "%" PRIu64,
+		    j->after > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX :
+		    j->after);
+		snprintf(q->b[1], sizeof(q->b[1]), "%u", j->max);
+		q->sql = sql_since;
+		q->n = 2;
+		return 1;
+	case STORE_OP_KNOWN:
+		if (j->id.client == 0) {
+			j->found = 0;
+			j->st = BART_OK;
+			return 0;
+		}
+		q->sql = sql_known;
+		q->n = 2;
+		return 1;
+	case STORE_OP_PROBE:
+		q->sql = sql_total;
+		q->n = 0;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Job J's outcome from its statement's result R (committed).  A new
+ * chat message is fed to the ring by the caller, in order.  Returns 1
+ * if J stored a new message.
+ */
+static int
+job_take(struct pgstore *p, struct store_job *j, const PGresult *r)
+{
+	int	i;
+
+	j->st = BART_OK;
+	switch (j->op) {
+	case STORE_OP_COUNT:
+	case STORE_OP_PROBE:
+		if (PQntuples(r) != 1) {
+			/* No increment, no earlier answer; or no row. */
+			j->st = j->up > 0 ? BART_EOVERFLOW : BART_ESTORE;
+			return 0;
+		}
+		j->total = val64(r, 0, 0);
+		if (j->total > atomic_load(&p->counter))
+			atomic_store(&p->counter, j->total);
+		return 0;
+	case STORE_OP_CHAT:
+		if (PQntuples(r) != 1) {
+			j->st = BART_ESTORE;
+			return 0;
+		}
+		j->seq = (uint64_t)val64(r, 0, 0);
+		return strcmp(PQgetvalue(r, 0, 1), "1") != 0;
+	case STORE_OP_SINCE:
+		j->rows = PQntuples(r);
+		for (i = 0; i < j->rows; i++)
+			if (j->cb(j->cb_arg, (uint64_t)val64(r, i, 0),
+			    val64(r, i, 1), PQgetvalue(r, i, 2),
+			    PQgetvalue(r, i, 3), PQgetvalue(r, i, 4)) != 0) {
+				j->rows = i + 1;
+				break;
+			}
+		return 0;
+	case STORE_OP_KNOWN:
+		if ((j->found = PQntuples(r) == 1))
+			j->seq = (uint64_t)val64(r, 0, 0);
+		return 0;
+	}
+	return 0;
+}
+
+/* Every job of a group whose connection failed: what it must say. */
+static void
+group_failed(struct store_job **js, int n, int sent)
+{
+	int	i;
+
+	for (i = 0; i < n; i++) {
+		if (job_changes(js[i]))
+			js[i]->st = sent ? BART_EUNKNOWN : BART_EUNAVAIL;
+		else
+			js[i]->st = BART_EUNAVAIL;
+		js[i]->rows = -1;
+	}
+}
+
+/*
+ * Run the N jobs JS (1 < N <= PG_GROUP_MAX) as one transaction in one
+ * round trip: pipeline mode, BEGIN, the statements, COMMIT, a Sync.
+ * 0: every job has its outcome.  -1: a statement was refused; the
+ * transaction was rolled back and nothing of it committed, the caller
+ * runs the jobs one by one.
+ */
+static int
+group_run(struct pgstore *p, struct store_job **js, int n)
+{
+	PGconn		*c = p->conn;
+	struct jsql	 q[PG_GROUP_MAX];
+	PGresult	*res[PG_GROUP_MAX + 2], *r;
+	int		 job_of[PG_GROUP_MAX + 2], fresh[PG_GROUP_MAX];
+	int		 i, k, ncmd = 0, cur = 0, synced = 0, sent = 0, w;
+	int		 ok, ev;
+	uint64_t	 deadline = util_now_us() + (uint64_t)PG_CALL_MS * 1000;
+	const char	*why = "no answer within " PG_CALL_S " s";
+
+	memset(res, 0, sizeof(res));
+	if (!PQconsumeInput(c) || PQstatus(c) != CONNECTION_OK) {
+		lost(p, PQerrorMessage(c));
+		group_failed(js, n, 0);
+		return 0;
+	}
+	if (!PQenterPipelineMode(c))
+		goto refused;
+	job_of[ncmd++] = -1;
+	if (!PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0))
+		goto broken;
+	for (i = 0; i < n; i++) {
+		if (!job_sql(js[i], &q[i]))
+			continue;
+		job_of[ncmd++] = i;
+		if (!PQsendQueryParams(c, q[i].sql, q[i].n, NULL, q[i].vals,
+		    NULL, NULL, 0))
+			goto broken;
+	}
+	job_of[ncmd++] = -1;
+	if (!PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0))
+		goto broken;
+	sent = 1;		/* from here, the COMMIT may reach the server */
+	if (!PQpipelineSync(c))
+		goto broken;
+	while (!synced) {
+		if ((w = PQflush(c)) == -1)
+			goto broken;
+		while (!PQisBusy(c)) {
+			if ((r = PQgetResult(c)) == NULL) {
+				if (++cur > ncmd + 1)	/* lost our place */
+					goto broken;
+				continue;
+			}
+			if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+				PQclear(r);
+				synced = 1;
+				break;
+			}
+			if (cur < ncmd && res[cur] == NULL)
+				res[cur] = r;
+			else
+				PQclear(r);
+		}
+		if (synced)
+			break;
+		ev = POLLIN | (w == 1 ? POLLOUT : 0);
+		if (wait_sock(c, (short)ev, deadline) <= 0 ||
+		    !PQconsumeInput(c))
+			goto broken;
+	}
+	PQexitPipelineMode(c);
+	ok = 1;
+	for (k = 0; k < ncmd; k++)
+		if (!res_ok(res[k]))
+			ok = 0;
+	if (ok && strcmp(PQcmdStatus(res[ncmd - 1]), "COMMIT") != 0)
+		ok = 0;
+	if (!ok) {
+		for (k = 0; k < ncmd; k++)
+			if (res[k] != NULL &&
+			    PQresultStatus(res[k]) == PGRES_FATAL_ERROR)
+				log_debug("store: group of %d: %s", n,
+				    oneline(PQresultErrorMessage(res[k]),
+				    (char[256]){ 0 }, 256));
+		for (k = 0; k < ncmd; k++)
+			PQclear(res[k]);
+		/* Nothing committed: out of the failed transaction. */
+		if (PQtransactionStatus(c) == PQTRANS_INERROR)
+			PQclear(run(c, "ROLLBACK", 0, NULL, PG_CALL_MS, &w));
+		if (PQstatus(c) != CONNECTION_OK ||
+		    PQtransactionStatus(c) != PQTRANS_IDLE) {
+			lost(p, "could not roll back a refused group");
+			group_failed(js, n, 0);
+			return 0;
+		}
+		return -1;
+	}
+	memset(fresh, 0, sizeof(fresh));
+	for (k = 0; k < ncmd; k++)
+		if (job_of[k] >= 0)
+			fresh[job_of[k]] = job_take(p, js[job_of[k]], res[k]);
+	for (k = 0; k < ncmd; k++)
+		PQclear(res[k]);
+	for (i = 0; i < n; i++)
+		if (fresh[i])
+			feed_new(p, js[i]->seq, js[i]->when, js[i]->name,
+			    js[i]->host, js[i]->text);
+	return 0;
+broken:
+	for (k = 0; k < ncmd; k++)
+		PQclear(res[k]);
+	if (PQstatus(c) != CONNECTION_OK)
+		why = PQerrorMessage(c);
+	lost(p, why);
+	group_failed(js, n, sent);
+	return 0;
+refused:
+	lost(p, "cannot enter pipeline mode");
+	group_failed(js, n, 0);
+	return 0;
+}
+
+/* Run the N jobs JS taken from the queue: one group, one commit. */
+static void
+work_group(struct pgstore *p, struct store_job **js, int n)
+{
+	int	i;
+
+	if (p->conn == NULL)
+		conn_check(p);
+	if (p->conn == NULL) {
+		group_failed(js, n, 0);
+		return;
+	}
+	if (n > 1 && group_run(p, js, n) == 0)
+		return;
+	for (i = 0; i < n; i++)
+		job_alone(p, js[i]);
+}
+
+/* Idle: the history cap, identity pruning, and a look at the connection. */
+static void
+work_idle(struct pgstore *p)
+{
+	unsigned int	cap, trim;
+	int64_t		before;
+
+	if (conn_check(p) == -1)
+		return;
+	if ((cap = atomic_load(&p->cap_max)) > 0)
+		chat_cap(p, cap);
+	if ((before = atomic_exchange(&p->prune_before, 0)) > 0)
+		prune(p, before);
+	if ((trim = atomic_exchange(&p->trim_max, 0)) > 0)
+		reqs_trim(p, trim - 1);
+}
+
+/*
+ * The database worker: take every job queued (PG_GROUP_MAX at most),
+ * run them as one group, hand them back in order and ring the loop.
+ */
+static void *
+work_main(void *arg)
+{
+	struct pgstore		*p = arg;
+	struct store_job	*js[PG_GROUP_MAX], *j;
+	struct timespec		 ts;
+	uint64_t		 one = 1, next_idle = 0;
+	int			 n, i, ms;
+
+	for (;;) {
+		pthread_mutex_lock(&p->jobs_mu);
+		while (p->q_head == NULL && !atomic_load(&p->quit) &&
+		    util_now_us() < next_idle) {
+			ms = p->conn != NULL ? PG_IDLE_MS : PG_DOWN_MS;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += (long)(ms % 1000) * 1000000;
+			ts.tv_sec += ms / 1000 + ts.tv_nsec / 1000000000;
+			ts.tv_nsec %= 1000000000;
+			if (pthread_cond_timedwait(&p->jobs_cv, &p->jobs_mu,
+			    &ts) != 0)
+				break;
+		}
+		if (atomic_load(&p->quit)) {
+			pthread_mutex_unlock(&p->jobs_mu);
+			break;
+		}
+		for (n = 0; n < PG_GROUP_MAX && (j = p->q_head) != NULL; n++) {
+			if ((p->q_head = j->next) == NULL)
+				p->q_tail = NULL;
+			js[n] = j;
+		}
+		pthread_mutex_unlock(&p->jobs_mu);
+		/* Also under constant load: the cap must keep up. */
+		if (util_now_us() >= next_idle) {
+			work_idle(p);
+			next_idle = util_now_us() + (uint64_t)(p->conn !=
+			    NULL ? PG_IDLE_MS : PG_DOWN_MS) * 1000;
+		}
+		if (n == 0)
+			continue;
+		work_group(p, js, n);
+		pthread_mutex_lock(&p->jobs_mu);
+		for (i = 0; i < n; i++) {
+			js[i]->next = NULL;
+			if (p->d_tail != NULL)
+				p->d_tail->next = js[i];
+			else
+				p->d_head = js[i];
+			p->d_tail = js[i];
+		}
+		pthread_mutex_unlock(&p->jobs_mu);
+		if (write(p->done_fd, &one, sizeof(one)) == -1)
+			log_warn("store: eventfd");
+	}
+	return NULL;
 }

@@ -34,5 +34,9 @@ long long	 pgstore_reqs_count(struct pgstore *);
 int		 pgstore_reqs_trim(struct pgstore *, unsigned int);
 int		 pgstore_chat_cap(struct pgstore *, unsigned int);
 int		 pgstore_check(struct pgstore *);
+int		 pgstore_defers(struct pgstore *);
+int		 pgstore_submit(struct pgstore *, struct store_job *);
+struct store_job *pgstore_done(struct pgstore *);
+int		 pgstore_done_fd(struct pgstore *);
 
 #endif

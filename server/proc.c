@@ -530,3 +530,302 @@ proc_commit(void)
 	later_free();
 	return st;
 }
+
+/* ---- calls that wait for the store's worker (PostgreSQL) -------------- */
+
+/*
+ * A call whose store work runs on the store's worker thread: the job,
+ * and what its reply needs.  The RPC thread owns it, except sj, which
+ * the store owns from store_submit until store_done returns it (the
+ * SINCE callback fills `fill` on the worker meanwhile).
+ */
+struct proc_job {
+	struct store_job	 sj;		/* ORDER: first: store_done */
+	void			*owner;		/* the caller's (serve.c) */
+	uint32_t		 xid;
+	uint32_t		 proc;
+	enum proc_xport		 xport;
+	size_t			 callen;
+	char			*name, *text;
+	char			 host[BART_HOST_MAX];
+	struct since_fill	 fill;		/* CHAT_SINCE */
+	uint64_t		 t0;		/* HEALTH: for probe_us */
+};
+
+static void
+job_free(struct proc_job *j)
+{
+	if (j == NULL)
+		return;
+	if (j->fill.msgs != NULL) {
+		chat_msgs_free(j->fill.msgs, (int)j->fill.n);
+		free(j->fill.msgs);
+	}
+	free(j->name);
+	free(j->text);
+	free(j);
+}
+
+/*
+ * Does call C wait for the store's worker?  The calls that touch
+ * PostgreSQL, when the store runs them off the loop (store_defers).
+ */
+int
+proc_defers(const struct wire_call *c)
+{
+	if (!store_defers(env->store) || c->prog != BART_PROG ||
+	    c->vers != BART_VERS)
+		return 0;
+	return c->proc == COUNT || c->proc == CHAT_SEND ||
+	    c->proc == CHAT_SINCE || c->proc == HEALTH;
+}
+
+/* CHAT_SEND's checks on the loop; its job: the message, or a look-up. */
+static bart_status
+chat_send_job(const struct proc_req *rq, chat_send_args *a,
+    struct proc_job *j)
+{
+	struct sockaddr_storage	ss;
+	bart_status		st;
+
+	if ((st = util_check_name(a->name)) != BART_OK ||
+	    (st = util_check_text(a->text)) != BART_OK)
+		return st;
+	caller_addr(rq, &ss);
+	j->sj.id = a->id;
+	if (env->chat_limit != NULL && limit_take(env->chat_limit,
+	    (struct sockaddr *)&ss, peer_uid(rq), util_now_us()) == -1) {
+		/* A resend of a stored line is owed its first answer. */
+		if (a->id.client == 0)
+			return BART_ERATE;
+		j->sj.op = STORE_OP_KNOWN;
+		return BART_OK;
+	}
+	util_addr_str((struct sockaddr *)&ss, j->host, sizeof(j->host));
+	if ((j->name = strdup(a->name)) == NULL ||
+	    (j->text = strdup(a->text)) == NULL)
+		return BART_ESTORE;
+	j->sj.op = STORE_OP_CHAT;
+	j->sj.when = (int64_t)time(NULL);
+	j->sj.name = j->name;
+	j->sj.host = j->host;
+	j->sj.text = j->text;
+	return BART_OK;
+}
+
+/* CHAT_SINCE's budget (as do_chat_since) and its job. */
+static bart_status
+chat_since_job(const struct proc_req *rq, chat_since_args *a,
+    struct proc_job *j)
+{
+	struct since_fill	*f = &j->fill;
+	unsigned int		 max = a->max;
+
+	if (max > BART_BATCH_MAX)
+		max = BART_BATCH_MAX;
+	f->budget = STREAM_REPLY_BUDGET;
+	if (rq->xport == PROC_UDP) {
+		f->budget = rq->callen * PROC_DGRAM_AMPLIFY;
+		if (f->budget > DGRAM_REPLY_BUDGET)
+			f->budget = DGRAM_REPLY_BUDGET;
+		f->budget = f->budget > REPLY_HDR + 16 ? f->budget -
+		    REPLY_HDR - 16 : 0;
+		f->strict = 1;
+	}
+	if (max > 0 && (f->msgs = calloc(max, sizeof(chat_msg))) == NULL)
+		return BART_ESTORE;
+	j->sj.op = STORE_OP_SINCE;
+	j->sj.after = a->seq;
+	j->sj.max = max;
+	j->sj.cb = since_row;
+	j->sj.cb_arg = f;
+	return BART_OK;
+}
+
+/*
+ * Job J's reply into OUT (CAP bytes), as proc_call would have encoded
+ * it; its length.  *DEFINITE: the reply may be cached (the outcome is
+ * known: not BART_EUNKNOWN or BART_EUNAVAIL).
+ */
+static size_t
+job_reply(struct proc_job *j, unsigned char *out, size_t cap, int *definite)
+{
+	const struct proc	*p = &procs[j->proc];
+	const struct store_job	*sj = &j->sj;
+	union proc_res		 res;
+	chat_since_ok		*ok;
+	health_ok		*h;
+	char			 buf[BART_TEXT_REPLY];
+	size_t			 len;
+
+	memset(&res, 0, sizeof(res));
+	*definite = sj->st != BART_EUNKNOWN && sj->st != BART_EUNAVAIL;
+	switch (j->proc) {
+	case COUNT:
+		if ((res.count.status = sj->st) != BART_OK) {
+			if (sj->st == BART_ESTORE)
+				log_warnx("count: could not commit to the store");
+			break;
+		}
+		counter_text(sj->total, buf, sizeof(buf));
+		res.count.count_res_u.ok.total = sj->total;
+		if ((res.count.count_res_u.ok.text = strdup(buf)) == NULL)
+			res.count.status = BART_ESTORE;
+		break;
+	case CHAT_SEND:
+		res.send.status = sj->st;
+		if (sj->st == BART_OK && sj->op == STORE_OP_KNOWN &&
+		    !sj->found)
+			res.send.status = BART_ERATE;
+		else if (sj->st == BART_OK)
+			res.send.chat_send_res_u.seq = sj->seq;
+		else if (sj->op == STORE_OP_CHAT)
+			log_warnx("chat: could not commit a message to the "
+			    "store");
+		break;
+	case CHAT_SINCE:
+		ok = &res.since.chat_since_res_u.ok;
+		if (sj->st != BART_OK || sj->rows < 0) {
+			res.since.status = sj->st != BART_OK ? sj->st :
+			    BART_ESTORE;
+			break;
+		}
+		if (j->fill.over && j->fill.n == 0) {
+			res.since.status = BART_EUSESTREAM;
+			break;
+		}
+		res.since.status = BART_OK;
+		ok->newest = store_chat_newest(env->store);
+		if (j->fill.n > 0 && j->fill.msgs[j->fill.n - 1].seq >
+		    ok->newest)
+			ok->newest = j->fill.msgs[j->fill.n - 1].seq;
+		ok->msgs.msgs_len = j->fill.n;
+		ok->msgs.msgs_val = j->fill.msgs;
+		j->fill.msgs = NULL;		/* res owns them now */
+		break;
+	case HEALTH:
+		h = &res.health.health_res_u.ok;
+		res.health.status = BART_OK;
+		h->store = sj->st;
+		h->probe_us = util_now_us() - j->t0;
+		if (h->store != BART_OK)
+			log_warnx("health: the store probe could not commit");
+		h->counter = store_count_get(env->store);
+		h->messages = store_chat_newest(env->store);
+		h->subscribers = push_count(env->push);
+		h->uptime = (util_now_us() - env->started_us) / 1000000;
+		break;
+	}
+	len = wire_reply(out, cap, j->xid, WIRE_SUCCESS, 0, p->xres, &res);
+	if (j->xport == PROC_UDP && len > j->callen * PROC_DGRAM_AMPLIFY &&
+	    len > REPLY_HDR + 8)
+		len = proc_status_reply(j->xid, BART_EUSESTREAM, out, cap);
+	if (len == 0) {
+		log_warnx("reply to procedure %u does not fit", j->proc);
+		len = wire_reply(out, cap, j->xid, WIRE_SYSTEM_ERR, 0, NULL,
+		    NULL);
+	}
+	xdr_free(p->xres, (char *)&res);
+	return len;
+}
+
+/*
+ * Start call C from RQ (proc_defers said so): decode it, check what the
+ * loop can check, and hand its store work to the worker.  Returns 0 if
+ * the call waits (proc_done gives back OWNER with its reply later), or
+ * the length of the reply encoded into OUT now: a refusal, or
+ * BART_EUNAVAIL when the worker has too many calls waiting.
+ */
+size_t
+proc_defer(const struct proc_req *rq, const struct wire_call *c, void *owner,
+    unsigned char *out, size_t cap)
+{
+	const struct proc	*p = &procs[c->proc];
+	union proc_args		 arg;
+	struct proc_job		*j;
+	bart_status		 st = BART_OK;
+	XDR			 x;
+	size_t			 len;
+	int			 ok, definite;
+
+	memset(&arg, 0, sizeof(arg));
+	xdrmem_create(&x, (char *)(uintptr_t)c->args, (u_int)c->argslen,
+	    XDR_DECODE);
+	ok = (*p->xargs)(&x, (char *)&arg);
+	xdr_destroy(&x);
+	if (!ok) {
+		xdr_free(p->xargs, (char *)&arg);
+		return wire_reply(out, cap, c->xid, WIRE_GARBAGE_ARGS, 0,
+		    NULL, NULL);
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		xdr_free(p->xargs, (char *)&arg);
+		return proc_status_reply(c->xid, BART_ESTORE, out, cap);
+	}
+	j->owner = owner;
+	j->xid = c->xid;
+	j->proc = c->proc;
+	j->xport = rq->xport;
+	j->callen = rq->callen;
+	switch (c->proc) {
+	case COUNT:
+		if (arg.count.up < 0)
+			st = BART_ENEGATIVE;
+		j->sj.op = STORE_OP_COUNT;
+		j->sj.id = arg.count.id;
+		j->sj.up = arg.count.up;
+		break;
+	case CHAT_SEND:
+		st = chat_send_job(rq, &arg.send, j);
+		break;
+	case CHAT_SINCE:
+		st = chat_since_job(rq, &arg.since, j);
+		break;
+	default:			/* HEALTH */
+		j->sj.op = STORE_OP_PROBE;
+		j->t0 = util_now_us();
+		break;
+	}
+	xdr_free(p->xargs, (char *)&arg);
+	if (st != BART_OK) {
+		job_free(j);
+		return proc_status_reply(c->xid, st, out, cap);
+	}
+	if (store_submit(env->store, &j->sj) == 0)
+		return 0;
+	/* Too many waiting for the database: as good as unavailable. */
+	j->sj.st = BART_EUNAVAIL;
+	j->sj.rows = -1;
+	len = job_reply(j, out, cap, &definite);
+	job_free(j);
+	return len;
+}
+
+/* Readable when proc_done has a reply: the store's eventfd, or -1. */
+int
+proc_done_fd(void)
+{
+	return env == NULL || env->store == NULL ? -1 :
+	    store_done_fd(env->store);
+}
+
+/*
+ * The next call the worker has finished, in the order they were
+ * deferred: its OWNER, with its reply encoded into OUT (CAP bytes,
+ * *LEN) and *DEFINITE as job_reply says.  NULL when none is left.
+ */
+void *
+proc_done(unsigned char *out, size_t cap, size_t *len, int *definite)
+{
+	struct store_job	*sj;
+	struct proc_job		*j;
+	void			*owner;
+
+	if ((sj = store_done(env->store)) == NULL)
+		return NULL;
+	j = (struct proc_job *)(void *)sj;
+	*len = job_reply(j, out, cap, definite);
+	owner = j->owner;
+	job_free(j);
+	return owner;
+}

@@ -45,5 +45,10 @@ size_t		proc_call(const struct proc_req *, const struct wire_call *,
 bart_status	proc_commit(void);
 size_t		proc_status_reply(uint32_t, bart_status, unsigned char *,
 		    size_t);
+int		proc_defers(const struct wire_call *);
+size_t		proc_defer(const struct proc_req *, const struct wire_call *,
+		    void *, unsigned char *, size_t);
+int		proc_done_fd(void);
+void		*proc_done(unsigned char *, size_t, size_t *, int *);
 
 #endif

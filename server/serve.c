@@ -15,6 +15,16 @@
  * Any other call first commits the group, so no reply ever shows
  * uncommitted state and replies leave each connection in call order.
  * A lone client's call is a group of one: no slower than before.
+ *
+ * Deferred calls (PostgreSQL): a call that needs the database is not
+ * run here at all.  The loop parks it (where its reply goes), hands its
+ * store work to the store's worker thread (proc_defer) and goes on
+ * serving; the worker rings an eventfd in this epoll set when calls are
+ * done, and the loop sends their replies then (datagram replies also go
+ * into the duplicate-request cache, if their outcome is known).  The
+ * worker finishes calls in the order they came, so one connection's
+ * database calls are answered in order; other replies may pass them
+ * (RPC matches by xid).  A connection closed meanwhile drops its reply.
  */
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -37,6 +47,8 @@
 #define DGRAM_PER_ROUND	64
 #define GROUP_MAX	64		/* calls per commit at most */
 #define LSN_TAG		(1ULL << 63)	/* epoll data: a listener */
+#define DONE_TAG	(LSN_TAG | MAX_LSN)	/* the store's worker rang */
+#define DRAIN_US	5000000		/* serve_exit: parked calls, at most */
 /*
  * The kernel send buffer of each connection, fixed: with autotuning
  * it grows to 4 MB while the peer's window is closed, i.e. a peer that
@@ -75,8 +87,20 @@ struct held {
 	size_t		 off, len;	/* in hbuf, CONNS_MARK in front */
 };
 
+/* A call waiting for the store's worker: where its reply goes. */
+struct parked {
+	struct parked	*prev, *next;
+	uint64_t	 conn;		/* 0: a datagram */
+	struct dgram	 dg;
+	struct drc_key	 key;		/* if its reply is cached */
+	int		 cache;
+};
+
 struct serve {
 	struct env	*e;
+	struct parked	*parked;	/* waiting for the store */
+	unsigned int	 nparked;
+	int		 done_reg;	/* 1: the worker's fd polled; -1: none */
 	int		 ep;
 	struct conns	*cs;
 	struct drc	*drc;
@@ -124,11 +148,14 @@ serve_init(struct env *e, unsigned int drc_entries)
 	return s;
 }
 
+static void	defer_drain(struct serve *);
+
 void
 serve_exit(struct serve *s)
 {
 	if (s == NULL)
 		return;
+	defer_drain(s);
 	conns_exit(s->cs);
 	drc_exit(s->drc);
 	close(s->ep);
@@ -331,6 +358,141 @@ flush(struct serve *s)
 	s->hlen = 0;
 }
 
+/* ---- calls waiting for the store's worker ----------------------------- */
+
+/* Is a copy of the datagram call KEY already waiting (a resend)? */
+static int
+defer_dup(const struct serve *s, const struct drc_key *key)
+{
+	const struct parked	*pk;
+
+	for (pk = s->parked; pk != NULL; pk = pk->next)
+		if (pk->cache && pk->key.xid == key->xid &&
+		    pk->key.proc == key->proc && pk->key.prog == key->prog &&
+		    pk->key.vers == key->vers &&
+		    pk->key.addrlen == key->addrlen &&
+		    memcmp(pk->key.addr, key->addr, key->addrlen) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Park call WC (from RQ, on C or D; KEY if its reply is cached) and hand
+ * it to the store's worker, or answer it at once if proc_defer does.
+ */
+static void
+defer_call(struct serve *s, const struct proc_req *rq,
+    const struct wire_call *wc, struct conn *c, const struct dgram *d,
+    const struct drc_key *key)
+{
+	struct parked	*pk;
+	size_t		 n;
+
+	/* A resend while the first copy waits: its reply answers both. */
+	if (key != NULL && defer_dup(s, key))
+		return;
+	if ((pk = calloc(1, sizeof(*pk))) == NULL) {
+		log_warnx("no memory to park a call");	/* it is resent */
+		return;
+	}
+	pk->conn = c != NULL ? conns_id(c) : 0;
+	if (d != NULL)
+		pk->dg = *d;
+	if (key != NULL) {
+		pk->key = *key;
+		pk->key.addr = (struct sockaddr *)&pk->dg.from;
+		pk->cache = 1;
+	}
+	if ((n = proc_defer(rq, wc, pk, s->out + CONNS_MARK, OUT_CAP)) > 0) {
+		/* Refused at once: never cached, a resend asks again. */
+		free(pk);
+		send_now(s, c, d, NULL, n);
+		return;
+	}
+	if ((pk->next = s->parked) != NULL)
+		pk->next->prev = pk;
+	s->parked = pk;
+	s->nparked++;
+	if (c != NULL)
+		conns_park(c);
+}
+
+/* The worker rang: send the replies of the calls it finished. */
+static void
+defer_done(struct serve *s)
+{
+	struct parked	*pk;
+	struct conn	*c;
+	size_t		 len;
+	int		 definite;
+
+	while ((pk = proc_done(s->out + CONNS_MARK, OUT_CAP, &len,
+	    &definite)) != NULL) {
+		if (pk->prev != NULL)
+			pk->prev->next = pk->next;
+		else
+			s->parked = pk->next;
+		if (pk->next != NULL)
+			pk->next->prev = pk->prev;
+		s->nparked--;
+		if (pk->conn != 0) {
+			/* Closed meanwhile: the reply is dropped. */
+			if ((c = conns_find(s->cs, pk->conn)) != NULL) {
+				conns_reply(s->cs, c, s->out, len);
+				conns_unpark(s->cs, c);
+			}
+		} else {
+			dg_send(s, &pk->dg, s->out + CONNS_MARK, len);
+			if (pk->cache && definite && drc_insert(s->drc,
+			    &pk->key, s->out + CONNS_MARK, len) == -1)
+				log_debug("reply to procedure %u not cached",
+				    pk->key.proc);
+		}
+		free(pk);
+	}
+}
+
+/* Poll the store worker's eventfd, once the store is open. */
+static void
+defer_setup(struct serve *s)
+{
+	struct epoll_event	ev;
+	int			fd;
+
+	if (s->done_reg != 0)
+		return;
+	s->done_reg = -1;
+	if ((fd = proc_done_fd()) == -1)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.u64 = DONE_TAG;
+	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) == -1)
+		fatal("epoll_ctl: the store's eventfd");
+	s->done_reg = 1;
+}
+
+/*
+ * At exit: answer the parked calls as the worker finishes them (each
+ * has its statement deadline), for DRAIN_US at most.  What is left
+ * stays with the store, which outlives us (never freed under it).
+ */
+static void
+defer_drain(struct serve *s)
+{
+	struct epoll_event	ev;
+	uint64_t		end = util_now_us() + DRAIN_US;
+
+	while (s->nparked > 0 && s->done_reg == 1 && util_now_us() < end) {
+		if (epoll_wait(s->ep, &ev, 1, 100) == -1 && errno != EINTR)
+			break;
+		defer_done(s);
+	}
+	if (s->nparked > 0)
+		log_warnx("stopped with %u calls still waiting for the store",
+		    s->nparked);
+}
+
 /* ---- calls ------------------------------------------------------------ */
 
 /* Serve the call in BUF (LEN bytes) from RQ, on connection C or D. */
@@ -379,6 +541,10 @@ serve_call(struct serve *s, const struct proc_req *rq,
 			dg_send(s, d, cached, n);
 			return;
 		}
+	}
+	if (proc_defers(&wc)) {
+		defer_call(s, rq, &wc, c, d, kp);
+		return;
 	}
 	group = proc_groups(&wc);
 	if (!group || s->nheld == GROUP_MAX)
@@ -497,6 +663,7 @@ serve_round(struct serve *s, int timeout_ms)
 	uint64_t		 now;
 	int			 n, i;
 
+	defer_setup(s);
 	if (conns_pending(s->cs))
 		timeout_ms = 0;		/* records wait from last round */
 	if ((n = epoll_wait(s->ep, ev, EVENTS, timeout_ms)) == -1)
@@ -504,6 +671,10 @@ serve_round(struct serve *s, int timeout_ms)
 	now = util_now_us();
 	conns_run(s->cs, now);
 	for (i = 0; i < n; i++) {
+		if (ev[i].data.u64 == DONE_TAG) {
+			defer_done(s);
+			continue;
+		}
 		if (!(ev[i].data.u64 & LSN_TAG)) {
 			conns_event(s->cs, ev[i].data.u64, ev[i].events, now);
 			continue;

@@ -890,6 +890,38 @@ store_check(struct store *s)
 }
 
 /*
+ * Does the store run calls off the RPC thread (PostgreSQL, once its
+ * worker runs)?  Then the loop submits them (store_submit) and answers
+ * when store_done gives them back; SQLite runs them inline.
+ */
+int
+store_defers(const struct store *s)
+{
+	return s->pg != NULL && pgstore_defers(s->pg);
+}
+
+/* Hand J to the store's worker; -1 if refused (full): answer at once. */
+int
+store_submit(struct store *s, struct store_job *j)
+{
+	return s->pg != NULL ? pgstore_submit(s->pg, j) : -1;
+}
+
+/* The next finished job, in submission order, or NULL. */
+struct store_job *
+store_done(struct store *s)
+{
+	return s->pg != NULL ? pgstore_done(s->pg) : NULL;
+}
+
+/* Readable when store_done has a job; -1 for SQLite. */
+int
+store_done_fd(const struct store *s)
+{
+	return s->pg != NULL ? pgstore_done_fd(s->pg) : -1;
+}
+
+/*
  * HEALTH's write probe: a transaction of its own that writes one row of
  * its own table and commits, as a real change would.  SQLite may find
  * room in pages it already has, so the probe also asks the file system
