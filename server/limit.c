@@ -20,6 +20,7 @@
  * the bucket has refilled.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -29,6 +30,7 @@
 
 #include "limit.h"
 #include "log.h"
+#include "peer.h"
 #include "util.h"
 
 #define LIMIT_SLOTS	4096	/* a power of two */
@@ -43,6 +45,13 @@ struct slot {
 	unsigned char	key[8];
 };
 
+/* What limit_uid learnt about the connection on one fd. */
+struct memo {
+	dev_t		dev;
+	ino_t		ino;		/* the socket's; 0: nothing known */
+	long		uid;
+};
+
 struct limit {
 	const char	*what;		/* for the log: "chat" */
 	uint64_t	 interval;	/* us per token */
@@ -50,6 +59,8 @@ struct limit {
 	unsigned int	 rate, burst;
 	uint64_t	 seed;		/* hash key: no chosen clashes */
 	uint64_t	 refused;
+	struct memo	*memo;		/* by fd */
+	int		 nmemo;
 	struct slot	 slot[LIMIT_SLOTS];
 };
 
@@ -84,7 +95,53 @@ limit_init(const char *what, unsigned int rate, unsigned int burst)
 void
 limit_exit(struct limit *l)
 {
+	if (l != NULL)
+		free(l->memo);
 	free(l);
+}
+
+/*
+ * The uid of the caller on stream connection FD (peer_uid's answer:
+ * LOOKUP(RQ)), asked once per connection instead of once per call: a
+ * connection's caller never changes, and the lookup costs a bind, a
+ * getsockname and a sock_diag query.  The socket's inode tells the
+ * connection from a later one on the same fd (one fstat).  An answer
+ * that may change (unknown: out of descriptors, say) is not kept.
+ */
+long
+limit_uid(struct limit *l, int fd, long (*lookup)(const struct proc_req *),
+    const struct proc_req *rq)
+{
+	struct stat	 st;
+	struct memo	*m, *nm;
+	long		 uid;
+	int		 n;
+
+	if (l == NULL || fd < 0 || fstat(fd, &st) == -1)
+		return lookup(rq);
+	if (fd < l->nmemo) {
+		m = &l->memo[fd];
+		if (m->ino != 0 && m->ino == st.st_ino && m->dev == st.st_dev)
+			return m->uid;
+	}
+	uid = lookup(rq);
+	if (uid < 0 && uid != PEER_REMOTE)
+		return uid;
+	if (fd >= l->nmemo) {
+		n = fd + 64;
+		if ((nm = reallocarray(l->memo, (size_t)n, sizeof(*nm))) ==
+		    NULL)
+			return uid;
+		memset(nm + l->nmemo, 0, (size_t)(n - l->nmemo) *
+		    sizeof(*nm));
+		l->memo = nm;
+		l->nmemo = n;
+	}
+	m = &l->memo[fd];
+	m->dev = st.st_dev;
+	m->ino = st.st_ino;
+	m->uid = uid;
+	return uid;
 }
 
 /* The peer's key: uid if local, IPv4 address, or IPv6 /64 prefix. */

@@ -7,10 +7,13 @@
 #include <stdint.h>
 
 struct limit;
+struct proc_req;
 
 struct limit	*limit_init(const char *, unsigned int, unsigned int);
 void		 limit_exit(struct limit *);
 int		 limit_take(struct limit *, const struct sockaddr *, long,
 		    uint64_t);
+long		 limit_uid(struct limit *, int,
+		    long (*)(const struct proc_req *), const struct proc_req *);
 
 #endif

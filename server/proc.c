@@ -154,7 +154,8 @@ do_chat_send(void *argp, void *resp, const struct proc_req *rq)
 		return;
 	caller_addr(rq, &ss);
 	if (env->chat_limit != NULL && limit_take(env->chat_limit,
-	    (struct sockaddr *)&ss, peer_uid(rq),
+	    (struct sockaddr *)&ss, rq->xport == PROC_TCP ?
+	    limit_uid(env->chat_limit, rq->fd, peer_uid, rq) : peer_uid(rq),
 	    util_now_us()) == -1) {
 		/* A resend of a stored line is owed its first answer. */
 		if (store_chat_known(env->store, &a->id, &seq)) {

@@ -23,6 +23,8 @@ the port, and talks to it over its own sockets.
   dribble ZERO SECS    for SECS, calls of ZERO empty fragments each and
                        a last one, sent 4 bytes per send(): prints the
                        replies and this process's CPU seconds
+  says N CLIENT        N CHAT_SENDs on one connection, one at a time:
+                       prints how many were stored (BART_OK)
   stats                STATS: prints the counter
   count CLIENT SEQ UP  COUNT with this identity: prints its total
   getport PROG VERS PROTO  PMAPPROC_GETPORT (6 tcp, 17 udp)
@@ -60,6 +62,11 @@ def call(xid, prog, vers, proc, args=b""):
 def count_args(client, seq, up):
     """count_args: bart_reqid { unsigned hyper client, seq }, int up."""
     return u64(client) + u64(seq) + u32(up)
+
+
+def xdr_string(b):
+    """RFC 4506 section 4.11: length, bytes, zero padding to 4."""
+    return u32(len(b)) + b + b"\0" * (-len(b) % 4)
 
 
 def record(payload, frag=None):
@@ -279,6 +286,19 @@ def main():
         return noread(opt, int(args[1]), float(args[2]))
     if cmd == "dribble":
         return dribble(opt, int(args[1]), float(args[2]))
+    if cmd == "says":
+        n, client = int(args[1]), int(args[2], 0)
+        s, okn = connect(opt), 0
+        rd = Reader(s)
+        for i in range(1, n + 1):
+            a = (u64(client) + u64(i) + xdr_string(b"audit") +
+                 xdr_string(b"line %d" % i))
+            s.sendall(record(call(i, BART_PROG, BART_VERS, 2, a)))
+            body = reply_body(rd.record(), i)
+            okn += body is not None and stat(body) == 0
+        s.close()
+        print("reply", okn)
+        return 0
     if cmd == "stats":
         r = one(opt, record(call(7, BART_PROG, BART_VERS, 7)), 7)
         return show(r, lambda b: struct.unpack(">q", b[4:12])[0])

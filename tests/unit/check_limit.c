@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 
 #include <string.h>
+#include <unistd.h>
 
 #include <check.h>
 
@@ -111,6 +112,51 @@ START_TEST(many_peers)
 }
 END_TEST
 
+static int	lookups;
+static long	next_uid;
+
+static long
+count_lookup(const struct proc_req *rq)
+{
+	(void)rq;
+	lookups++;
+	return next_uid;
+}
+
+/* A connection's uid is looked up once; a new socket on its fd again. */
+START_TEST(uid_per_connection)
+{
+	struct limit	*l = limit_init("test", 1, 2);
+	int		 sv[2], fd, i;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	fd = sv[0];
+	lookups = 0;
+	next_uid = 1000;
+	for (i = 0; i < 5; i++)
+		ck_assert_int_eq(limit_uid(l, fd, count_lookup, NULL), 1000);
+	ck_assert_int_eq(lookups, 1);
+	/* Unknown (say, out of descriptors) is asked again next time. */
+	next_uid = PEER_UID_UNKNOWN;
+	ck_assert_int_eq(limit_uid(l, sv[1], count_lookup, NULL),
+	    PEER_UID_UNKNOWN);
+	ck_assert_int_eq(limit_uid(l, sv[1], count_lookup, NULL),
+	    PEER_UID_UNKNOWN);
+	ck_assert_int_eq(lookups, 3);
+	/* Closed, and the fd taken by another connection: a new lookup. */
+	close(sv[0]);
+	close(sv[1]);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(sv[0], fd);
+	next_uid = 2000;
+	ck_assert_int_eq(limit_uid(l, fd, count_lookup, NULL), 2000);
+	ck_assert_int_eq(lookups, 4);
+	close(sv[0]);
+	close(sv[1]);
+	limit_exit(l);
+}
+END_TEST
+
 Suite *
 limit_suite(void)
 {
@@ -121,6 +167,7 @@ limit_suite(void)
 	tcase_add_test(tc, burst_then_rate);
 	tcase_add_test(tc, who_shares);
 	tcase_add_test(tc, many_peers);
+	tcase_add_test(tc, uid_per_connection);
 	suite_add_tcase(s, tc);
 	return s;
 }
