@@ -30,6 +30,7 @@ struct chatui {
 	struct bart		*b;
 	struct bart_chat	*s;
 	int			 tty;
+	int			 drawn;		/* libedit shows the prompt */
 	int			 entered;	/* the handler took a line */
 	int			 refused;	/* exit code of a refused line */
 	int			 eof;
@@ -68,7 +69,7 @@ on_msg(void *arg, const struct bart_msg *m)
 	struct chatui	*u = arg;
 	char		 name[ESC_MAX], text[ESC_MAX];
 
-	if (u->tty)
+	if (u->drawn)
 		fputs("\r\033[K", stdout);
 	if (u->o->out == OUT_JSON)
 		json_msg(stdout, m);
@@ -78,7 +79,7 @@ on_msg(void *arg, const struct bart_msg *m)
 		printf("[%s] %s\n", name, text);
 	}
 	fflush(stdout);
-	if (u->tty)
+	if (u->drawn)
 		rl_forced_update_display();
 }
 
@@ -88,6 +89,15 @@ on_event(void *arg, enum bart_chat_event ev, int err, const char *detail)
 	struct chatui	*u = arg;
 	char		 buf[600];
 
+	/*
+	 * A status line goes on a line of its own, as a message does, and
+	 * the prompt is drawn again below it ("> bart_clnt: joined ..."
+	 * otherwise, and no prompt after it).
+	 */
+	if (u->drawn) {
+		fputs("\r\033[K", stdout);
+		fflush(stdout);
+	}
 	switch (ev) {
 	case BART_CHAT_JOINED:
 		note("joined the chat as ", detail);
@@ -121,6 +131,8 @@ on_event(void *arg, enum bart_chat_event ev, int err, const char *detail)
 		note("moved to server ", detail);
 		break;
 	}
+	if (u->drawn)
+		rl_forced_update_display();
 }
 
 /* A line read: refused here if it cannot be a chat line at all. */
@@ -286,9 +298,11 @@ chatui_run(struct opts *o, struct bart *b, const char *name)
 		rl_catch_signals = 0;
 		rl_getc_function = tty_getc;
 		rl_callback_handler_install(PROMPT, on_readline);
+		u.drawn = 1;
 	}
 	loop(&u);
 	if (u.tty) {
+		u.drawn = 0;
 		rl_callback_handler_remove();
 		fputc('\n', stdout);
 	}

@@ -18,6 +18,13 @@ history() { clnt localhost history -n 50 | sed 's/^[^[]*//'; }
 
 wait_for 10 has "joined the chat as alice" && ok "joined on a terminal" ||
     { not_ok "joined on a terminal"; screen | sed 's/^/#   /'; }
+# The status line alone on its line, the prompt drawn again below it
+# (it was "> bart_clnt: joined the chat as alice", and no prompt after).
+prompted() { [ "$(screen | sed -n 2p)" = ">" ]; }
+wait_for 3 prompted
+expect_eq "the status line, then the prompt on a line of its own" \
+    "$(printf '%s\n' "bart_clnt: joined the chat as alice" ">")" \
+    "$(screen | head -2)"
 clnt localhost say bob "hello alice" >/dev/null
 wait_for 5 has "[bob] hello alice" && ok "pushed message shown" ||
     not_ok "pushed message shown"
