@@ -53,6 +53,7 @@
  * feed_mu, whichever thread finds them first.
  */
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -347,6 +348,22 @@ sqlstate(const PGresult *r)
 	return s != NULL ? s : "";
 }
 
+/*
+ * Close C's socket with a reset, its unsent bytes discarded.  A plain
+ * close() leaves a statement the server has not acknowledged (a silent
+ * host) in the kernel, which sends it again when the host is back: a
+ * change the client was told failed would commit seconds later.
+ */
+static void
+abort_sock(PGconn *c)
+{
+	struct linger	l = { 1, 0 };
+	int		fd = PQsocket(c);
+
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+}
+
 /* The main connection is gone: close it, say so once. */
 static void
 lost(struct pgstore *p, const char *why)
@@ -357,8 +374,10 @@ lost(struct pgstore *p, const char *why)
 		log_warnx("store: lost PostgreSQL (%s): %s; changes fail until "
 		    "it is back", p->desc, oneline(why, buf, sizeof(buf)));
 	p->down_logged = 1;
-	if (p->conn != NULL)
+	if (p->conn != NULL) {
+		abort_sock(p->conn);
 		PQfinish(p->conn);
+	}
 	p->conn = NULL;
 	atomic_store(&p->up, 0);
 	atomic_store(&p->want, 1);	/* the feed thread makes a new one */
