@@ -965,6 +965,39 @@ START_TEST(group_overflow)
 }
 END_TEST
 
+/*
+ * An older database's index on reqs.time is dropped at open (it cost
+ * every transaction a b-tree); its identities still answer, and prune
+ * and trim still work on the scan.
+ */
+START_TEST(old_time_index_dropped)
+{
+	bart_reqid	a = { 0x5b, 1 };
+	sqlite3		*db;
+	char		 path[128];
+
+	ck_assert_int_eq(add_ok(&a, 2), 2);
+	store_close(st);
+	st = NULL;
+	snprintf(path, sizeof(path), "%s/bart.db", dir);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "CREATE INDEX reqs_time ON reqs "
+	    "(time)", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	st = store_open(dir, STORE_SYNC_NORMAL);
+	ck_assert_ptr_nonnull(st);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "SELECT 1 FROM reqs INDEXED BY "
+	    "reqs_time", NULL, NULL, NULL), SQLITE_ERROR);
+	sqlite3_close(db);
+	ck_assert_int_eq(add_ok(&a, 2), 2);
+	ck_assert_int_eq(store_prune(st, (int64_t)time(NULL) - 60), 0);
+	ck_assert_int_eq(store_reqs_count(st), 1);
+	ck_assert_int_eq(store_reqs_trim(st, 0), 0);
+	ck_assert_int_eq(store_reqs_count(st), 0);
+}
+END_TEST
+
 Suite *
 store_suite(void)
 {
@@ -1024,6 +1057,7 @@ store_suite(void)
 	tcase_add_test(tc, group_counter_write_fails);
 	tcase_add_test(tc, single_commit_fails);
 	tcase_add_test(tc, group_overflow);
+	tcase_add_test(tc, old_time_index_dropped);
 	suite_add_tcase(s, tc);
 	return s;
 }
