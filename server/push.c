@@ -35,6 +35,7 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 
+#include <endian.h>
 #include <errno.h>
 #include <pthread.h>
 #include <rpc/rpc.h>
@@ -130,7 +131,8 @@ struct sub {
 	enum sub_step	 step;
 	int		 fd;
 	int		 connecting;
-	uint32_t	 events;	/* registered with epoll */
+	int		 watched;	/* registered with epoll */
+	int		 rdhup;		/* the peer has closed its side */
 	uint32_t	 xid;
 	uint64_t	 next;		/* first seq not yet delivered */
 	uint64_t	 last_sent;	/* last seq of the DELIVER in flight */
@@ -182,7 +184,12 @@ struct push {
 		uint64_t	after, newest;
 		int		n;
 		chat_msg	msgs[BART_BATCH_MAX];
+		/* Its DELIVER record, encoded once, patched per sub. */
+		int		encoded;
+		unsigned char	*enc;
+		size_t		enclen, enccap, argoff;
 	}			 batch;
+	unsigned char		 rbuf[IN_MAX + 8];	/* a reply, read whole */
 	struct push_counters	 dctr;	/* folded into ctr under mu */
 };
 
@@ -284,7 +291,8 @@ sub_close(struct push *p, struct sub *s)
 		close(s->fd);
 		s->fd = -1;
 	}
-	s->events = 0;
+	s->watched = 0;
+	s->rdhup = 0;
 	s->connecting = 0;
 	io_free(s);
 }
@@ -323,6 +331,7 @@ push_exit(struct push *p)
 			free(pe);
 		}
 	chat_msgs_free(p->batch.msgs, p->batch.n);
+	free(p->batch.enc);
 	free(p->inbox);
 	free(p->list);
 	free(p->heap);
@@ -803,22 +812,28 @@ disarm(struct push *p, struct sub *s)
 	}
 }
 
+/*
+ * Register S's new socket once, edge-triggered for both directions, so
+ * no call needs an epoll_ctl: every step writes until the socket is
+ * full (EPOLLOUT comes when it drains) and reads until a short read
+ * (EPOLLIN comes with the next bytes).  Edge-triggered also spares
+ * epoll_wait a second poll of every socket it reported.
+ */
 static int
-watch(struct push *p, struct sub *s, uint32_t ev)
+watch(struct push *p, struct sub *s)
 {
 	struct epoll_event	e;
 
-	if (s->events == ev)
+	if (s->watched)
 		return 0;
 	memset(&e, 0, sizeof(e));
-	e.events = ev;
+	e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 	e.data.ptr = s;
-	if (epoll_ctl(p->epfd, s->events == 0 ? EPOLL_CTL_ADD :
-	    EPOLL_CTL_MOD, s->fd, &e) == -1) {
+	if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, s->fd, &e) == -1) {
 		log_warn("push: epoll_ctl");
 		return -1;
 	}
-	s->events = ev;
+	s->watched = 1;
 	return 0;
 }
 
@@ -918,7 +933,7 @@ sub_connect(struct push *p, struct sub *s, uint16_t port)
 			return -1;
 		s->connecting = 1;
 	}
-	return watch(p, s, EPOLLOUT);
+	return watch(p, s);
 }
 
 /*
@@ -968,9 +983,9 @@ call_encode(struct sub *s, uint32_t prog, uint32_t vers, uint32_t proc,
 	return 0;
 }
 
-/* Write what the socket takes; wait for the reply once all is out. */
+/* Write what the socket takes (the rest when EPOLLOUT comes). */
 static int
-call_write(struct push *p, struct sub *s)
+call_write(struct sub *s)
 {
 	struct io	*io = s->io;
 	ssize_t		 n;
@@ -981,48 +996,49 @@ call_write(struct push *p, struct sub *s)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && errno == EAGAIN)
-			return watch(p, s, EPOLLIN | EPOLLOUT);
+			return 0;
 		if (n <= 0)
 			return -1;
 		io->outoff += (size_t)n;
 	}
 	free(io->out);
 	io->out = NULL;
-	return watch(p, s, EPOLLIN);
+	return 0;
 }
 
 /*
- * Is a whole record in IN?  Then strip the record marks in place and
- * return its length; 0 if more must come; -1 if it cannot fit.
+ * Is a whole record in the HAVE bytes at IN?  Then strip the record
+ * marks in place and return its length; 0 if more must come; -1 if it
+ * cannot fit.
  */
 static int
-record_take(struct io *io, size_t *len)
+record_take(unsigned char *in, size_t have, size_t *len)
 {
 	size_t		off = 0, body = 0, flen;
 	uint32_t	h;
 	int		last = 0;
 
 	while (!last) {
-		if (io->inlen - off < 4)
+		if (have - off < 4)
 			return 0;
-		memcpy(&h, io->in + off, 4);
+		memcpy(&h, in + off, 4);
 		h = ntohl(h);
 		last = (h & 0x80000000u) != 0;
 		flen = h & 0x7fffffffu;
 		if (body + flen > IN_MAX)
 			return -1;
-		if (io->inlen - off - 4 < flen)
+		if (have - off - 4 < flen)
 			return 0;
 		off += 4 + flen;
 		body += flen;
 	}
 	off = body = 0;
 	for (last = 0; !last;) {
-		memcpy(&h, io->in + off, 4);
+		memcpy(&h, in + off, 4);
 		h = ntohl(h);
 		last = (h & 0x80000000u) != 0;
 		flen = h & 0x7fffffffu;
-		memmove(io->in + body, io->in + off + 4, flen);
+		memmove(in + body, in + off + 4, flen);
 		off += 4 + flen;
 		body += flen;
 	}
@@ -1031,11 +1047,12 @@ record_take(struct io *io, size_t *len)
 }
 
 /*
- * Decode a reply record for the call in flight into RES (with RESPROC).
- * 0 on an accepted, successful reply with our xid.
+ * Decode the reply record REC (LEN bytes) to the call in flight into
+ * RES (with RESPROC).  0 on an accepted, successful reply with our xid.
  */
 static int
-reply_decode(struct sub *s, size_t len, xdrproc_t resproc, void *res)
+reply_decode(struct sub *s, unsigned char *rec, size_t len,
+    xdrproc_t resproc, void *res)
 {
 	struct rpc_msg	 r;
 	XDR		 x;
@@ -1045,7 +1062,7 @@ reply_decode(struct sub *s, size_t len, xdrproc_t resproc, void *res)
 	r.acpted_rply.ar_verf = _null_auth;
 	r.acpted_rply.ar_results.where = res;
 	r.acpted_rply.ar_results.proc = resproc;
-	xdrmem_create(&x, (char *)s->io->in, (u_int)len, XDR_DECODE);
+	xdrmem_create(&x, (char *)rec, (u_int)len, XDR_DECODE);
 	ok = xdr_replymsg(&x, &r) && r.rm_xid == s->xid &&
 	    r.rm_direction == REPLY && r.rm_reply.rp_stat == MSG_ACCEPTED &&
 	    r.acpted_rply.ar_stat == SUCCESS;
@@ -1057,14 +1074,38 @@ reply_decode(struct sub *s, size_t len, xdrproc_t resproc, void *res)
 	return ok ? 0 : -1;
 }
 
-/* Read what came; 1 when a whole reply record is in, 0 for more. */
+/*
+ * Read what came; 1 when a whole reply record is in (*REC, *LEN), 0 for
+ * more.  A reply nearly always comes whole: it is read into the thread's
+ * buffer, and only a partial one is kept in the sub's own io.
+ */
 static int
-call_read(struct sub *s, size_t *len)
+call_read(struct push *p, struct sub *s, unsigned char **rec, size_t *len)
 {
 	struct io	*io = s->io;
 	ssize_t		 n;
 	int		 r;
 
+	if (io == NULL || io->inlen == 0) {
+		do
+			n = recv(s->fd, p->rbuf, sizeof(p->rbuf), 0);
+		while (n == -1 && errno == EINTR);
+		if (n == -1 && errno == EAGAIN)
+			return 0;
+		if (n <= 0)
+			return -1;
+		if ((r = record_take(p->rbuf, (size_t)n, len)) != 0) {
+			*rec = p->rbuf;
+			return r;
+		}
+		if (io == NULL && (io = s->io = calloc(1, sizeof(*io))) ==
+		    NULL)
+			return -1;
+		memcpy(io->in, p->rbuf, (size_t)n);
+		io->inlen = (size_t)n;
+		if ((size_t)n < sizeof(p->rbuf))
+			return 0;	/* drained: EPOLLIN says when more */
+	}
 	for (;;) {
 		if (io->inlen >= sizeof(io->in))
 			return -1;
@@ -1077,8 +1118,10 @@ call_read(struct sub *s, size_t *len)
 		if (n <= 0)
 			return -1;
 		io->inlen += (size_t)n;
-		if ((r = record_take(io, len)) != 0)
+		if ((r = record_take(io->in, io->inlen, len)) != 0) {
+			*rec = io->in;
 			return r;
+		}
 	}
 }
 
@@ -1184,6 +1227,7 @@ batch_for(struct push *p, uint64_t after, uint64_t newest)
 	    p->batch.newest == newest)
 		return p->batch.n;
 	chat_msgs_free(p->batch.msgs, p->batch.n);
+	p->batch.encoded = 0;
 	p->batch.n = chat_copy(p->ring, after, BART_BATCH_MAX, BATCH_BYTES,
 	    p->batch.msgs);
 	if (p->batch.n < 0)
@@ -1193,12 +1237,110 @@ batch_for(struct push *p, uint64_t after, uint64_t newest)
 	return p->batch.n;
 }
 
+/*
+ * The batch's DELIVER record, encoded once for the whole fan-out with
+ * a zero xid, program, version, token and id: deliver_send patches
+ * those for each subscriber.  Their places are fixed by RFC 5531 for
+ * an AUTH_NONE call: xid at 4 (after the record mark), program at 16,
+ * version at 20; the arguments (token, then sub_id) after the header.
+ */
+static int
+batch_encode(struct push *p)
+{
+	struct rpc_msg	 call;
+	deliver_args	 a;
+	XDR		 x;
+	size_t		 size = 4 + 64 + 16 + 8 + 4;
+	uint32_t	 mark;
+	u_int		 len;
+	int		 i, ok;
+
+	if (p->batch.encoded)
+		return 0;
+	for (i = 0; i < p->batch.n; i++)
+		size += chat_msg_size(p->batch.msgs[i].name,
+		    p->batch.msgs[i].host, p->batch.msgs[i].text);
+	if (size > p->batch.enccap) {
+		free(p->batch.enc);
+		p->batch.enccap = 0;
+		if ((p->batch.enc = malloc(size)) == NULL)
+			return -1;
+		p->batch.enccap = size;
+	}
+	memset(&call, 0, sizeof(call));
+	call.rm_direction = CALL;
+	call.rm_call.cb_rpcvers = RPC_MSG_VERSION;
+	call.rm_call.cb_proc = DELIVER;
+	call.rm_call.cb_cred = _null_auth;
+	call.rm_call.cb_verf = _null_auth;
+	memset(&a, 0, sizeof(a));
+	a.msgs.msgs_len = (u_int)p->batch.n;
+	a.msgs.msgs_val = p->batch.msgs;
+	xdrmem_create(&x, (char *)p->batch.enc + 4, (u_int)(size - 4),
+	    XDR_ENCODE);
+	ok = xdr_callmsg(&x, &call);
+	p->batch.argoff = 4 + xdr_getpos(&x);
+	ok = ok && p->batch.argoff == 4 + 40 &&
+	    xdr_deliver_args(&x, &a);
+	len = xdr_getpos(&x);
+	xdr_destroy(&x);
+	if (!ok)
+		return -1;
+	mark = htonl(0x80000000u | len);
+	memcpy(p->batch.enc, &mark, 4);
+	p->batch.enclen = 4 + len;
+	p->batch.encoded = 1;
+	return 0;
+}
+
+/*
+ * Send the batch's record to S, patched with S's xid, program, version,
+ * token and id, straight from the shared buffer: only what the socket
+ * does not take at once is copied, into S's own io, for EPOLLOUT.
+ */
+static int
+deliver_send(struct push *p, struct sub *s)
+{
+	unsigned char	*b = p->batch.enc;
+	size_t		 len = p->batch.enclen;
+	uint64_t	 id = htobe64(s->id);
+	uint32_t	 v;
+	ssize_t		 n;
+	struct io	*io;
+
+	v = htonl(++s->xid);
+	memcpy(b + 4, &v, 4);
+	v = htonl(s->prog);
+	memcpy(b + 16, &v, 4);
+	v = htonl(s->vers);
+	memcpy(b + 20, &v, 4);
+	memcpy(b + p->batch.argoff, s->token, BART_TOKEN_LEN);
+	memcpy(b + p->batch.argoff + BART_TOKEN_LEN, &id, 8);
+	do
+		n = send(s->fd, b, len, MSG_NOSIGNAL);
+	while (n == -1 && errno == EINTR);
+	if (n == (ssize_t)len)
+		return 0;
+	if (n == -1 && errno != EAGAIN)
+		return -1;
+	if (n < 0)
+		n = 0;
+	io_free(s);
+	if ((io = calloc(1, sizeof(*io))) == NULL ||
+	    (io->out = malloc(len - (size_t)n)) == NULL) {
+		free(io);
+		return -1;
+	}
+	memcpy(io->out, b + n, len - (size_t)n);
+	io->outlen = len - (size_t)n;
+	s->io = io;
+	return 0;
+}
+
 static void
 step_deliver(struct push *p, struct sub *s, uint64_t newest)
 {
-	deliver_args	a;
-	size_t		size = 16 + 8 + 4;
-	int		i, n;
+	int	n;
 
 	if (s->next - 1 >= newest)	/* not next > newest: next may be 0 */
 		return;
@@ -1208,26 +1350,18 @@ step_deliver(struct push *p, struct sub *s, uint64_t newest)
 	}
 	if ((n = batch_for(p, s->next - 1, newest)) == 0)
 		return;
-	for (i = 0; i < n; i++)
-		size += chat_msg_size(p->batch.msgs[i].name,
-		    p->batch.msgs[i].host, p->batch.msgs[i].text);
-	memcpy(a.token, s->token, BART_TOKEN_LEN);
-	a.sub_id = s->id;
-	a.msgs.msgs_len = (u_int)n;
-	a.msgs.msgs_val = p->batch.msgs;
 	set_step(p, s, STEP_DELIVER);
 	s->last_sent = p->batch.msgs[n - 1].seq;
 	arm(p, s, util_now_us() + (uint64_t)p->lim.timeout_ms * 1000);
 	p->dctr.delivers++;
-	if (call_encode(s, s->prog, s->vers, DELIVER,
-	    (xdrproc_t)xdr_deliver_args, &a, size) == -1 ||
-	    call_write(p, s) == -1)
+	if (batch_encode(p) == -1 || deliver_send(p, s) == -1)
 		sub_trouble(p, s, BART_ECBDROPPED);
 }
 
-/* A whole reply of LEN bytes is in s->io: on to the next step. */
+/* A whole reply REC of LEN bytes is in: on to the next step. */
 static void
-call_done(struct push *p, struct sub *s, size_t len, uint64_t newest)
+call_done(struct push *p, struct sub *s, unsigned char *rec, size_t len,
+    uint64_t newest)
 {
 	char		*uaddr = NULL;
 	bart_res	 res;
@@ -1235,7 +1369,7 @@ call_done(struct push *p, struct sub *s, size_t len, uint64_t newest)
 
 	switch (s->step) {
 	case STEP_LOOKUP:
-		if (reply_decode(s, len, (xdrproc_t)xdr_wrapstring,
+		if (reply_decode(s, rec, len, (xdrproc_t)xdr_wrapstring,
 		    &uaddr) == -1) {
 			xdr_free((xdrproc_t)xdr_wrapstring, (char *)&uaddr);
 			sub_trouble(p, s, BART_ECBRPCBIND);
@@ -1253,12 +1387,11 @@ call_done(struct push *p, struct sub *s, size_t len, uint64_t newest)
 		step_probe(p, s, port);
 		break;
 	case STEP_PROBE:
-		if (reply_decode(s, len, XDR_VOID, NULL) == -1) {
+		if (reply_decode(s, rec, len, XDR_VOID, NULL) == -1) {
 			sub_trouble(p, s, BART_ECBNOANSWER);
 			break;
 		}
 		io_free(s);
-		watch(p, s, EPOLLIN);
 		set_step(p, s, STEP_IDLE);
 		disarm(p, s);
 		if (!s->was_active) {
@@ -1270,11 +1403,13 @@ call_done(struct push *p, struct sub *s, size_t len, uint64_t newest)
 			log_debug("subscription %llu from %s active",
 			    (unsigned long long)s->id, s->peerstr);
 		}
+		if (s->rdhup)		/* answered, then closed: reopen */
+			sub_close(p, s);
 		step_deliver(p, s, newest);
 		break;
 	case STEP_DELIVER:
 		memset(&res, 0, sizeof(res));
-		if (reply_decode(s, len, (xdrproc_t)xdr_bart_res, &res) ==
+		if (reply_decode(s, rec, len, (xdrproc_t)xdr_bart_res, &res) ==
 		    -1) {
 			log_debug("deliver to %s: bad reply", s->peerstr);
 			sub_trouble(p, s, BART_ECBDROPPED);
@@ -1292,6 +1427,8 @@ call_done(struct push *p, struct sub *s, size_t len, uint64_t newest)
 		s->fails = 0;
 		set_step(p, s, STEP_IDLE);
 		disarm(p, s);
+		if (s->rdhup)		/* answered, then closed: reopen */
+			sub_close(p, s);
 		step_deliver(p, s, newest);
 		break;
 	default:
@@ -1303,22 +1440,38 @@ call_done(struct push *p, struct sub *s, size_t len, uint64_t newest)
 static void
 sub_event(struct push *p, struct sub *s, uint32_t ev, uint64_t newest)
 {
-	bart_status	why = s->step == STEP_LOOKUP ? BART_ECBRPCBIND :
+	bart_status	 why = s->step == STEP_LOOKUP ? BART_ECBRPCBIND :
 			    s->step == STEP_PROBE ? BART_ECBNOANSWER :
 			    BART_ECBDROPPED;
-	size_t		len;
-	int		err = 0, r;
-	socklen_t	elen = sizeof(err);
-	char		junk[256];
-	ssize_t		n;
+	unsigned char	*rec;
+	size_t		 len;
+	int		 err = 0, r, i;
+	socklen_t	 elen = sizeof(err);
+	ssize_t		 n;
 
 	if (s->fd == -1)
 		return;
+	if (ev & (EPOLLRDHUP | EPOLLHUP))
+		s->rdhup = 1;
 	if (s->step == STEP_IDLE) {
-		/* Nothing is expected: EOF or junk closes, lazily. */
-		n = recv(s->fd, junk, sizeof(junk), 0);
-		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR))
-			sub_close(p, s);
+		/*
+		 * Nothing is expected: junk is read and dropped (up to
+		 * the short read edge-triggering needs); EOF, an error
+		 * or a flood closes, lazily.
+		 */
+		if ((ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) == 0)
+			return;
+		for (i = 0; i < 16; i++) {
+			n = recv(s->fd, p->rbuf, sizeof(p->rbuf), 0);
+			if (n == -1 && errno == EINTR)
+				continue;
+			if ((n > 0 && (size_t)n < sizeof(p->rbuf)) ||
+			    (n == -1 && errno == EAGAIN))
+				return;
+			if (n <= 0)
+				break;
+		}
+		sub_close(p, s);
 		return;
 	}
 	if (s->connecting) {
@@ -1331,22 +1484,25 @@ sub_event(struct push *p, struct sub *s, uint32_t ev, uint64_t newest)
 		}
 		s->connecting = 0;
 	}
-	if (s->io == NULL) {
-		sub_trouble(p, s, why);
+	if (s->io != NULL && s->io->out != NULL) {
+		if (call_write(s) == -1) {
+			sub_trouble(p, s, why);
+			return;
+		}
+		if (s->io->out != NULL)
+			return;
+		/* All out: read even without EPOLLIN, whose edge may be past. */
+	} else if ((ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) == 0)
 		return;
-	}
-	if (s->io->out != NULL && call_write(p, s) == -1) {
-		sub_trouble(p, s, why);
+	if (s->step != STEP_LOOKUP && s->step != STEP_PROBE &&
+	    s->step != STEP_DELIVER)
 		return;
-	}
-	if (s->io->out != NULL || (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) == 0)
-		return;
-	if ((r = call_read(s, &len)) == -1) {
+	if ((r = call_read(p, s, &rec, &len)) == -1) {
 		sub_trouble(p, s, why);
 		return;
 	}
 	if (r == 1)
-		call_done(p, s, len, newest);
+		call_done(p, s, rec, len, newest);
 }
 
 static void
@@ -1508,7 +1664,7 @@ static void *
 push_main(void *arg)
 {
 	struct push		*p = arg;
-	struct epoll_event	 ev[256], e;
+	struct epoll_event	 ev[1024], e;
 	struct sub		*s;
 	uint64_t		 now, newest, junk;
 	unsigned int		 i;
@@ -1529,7 +1685,7 @@ push_main(void *arg)
 			    (int)((p->heap[0]->deadline - now + 999) / 1000);
 		if (ms > IDLE_WAKE_MS)
 			ms = IDLE_WAKE_MS;
-		n = epoll_wait(p->epfd, ev, 256, ms);
+		n = epoll_wait(p->epfd, ev, 1024, ms);
 		if (n == -1 && errno != EINTR) {
 			log_warn("push: epoll_wait");
 			usleep(100000);
