@@ -7,6 +7,10 @@
  * subscribes each from its own address, and answers the server's
  * probes and DELIVERs from one epoll loop.  It checks that every
  * subscriber sees every message in order, once, with the right token.
+ * It is cheap per message, so that the daemon's cost shows: callback
+ * connections are edge-triggered (no second poll per event), each
+ * read takes all records that came and their replies leave in one
+ * write, and a DELIVER is decoded into static buffers (no allocation).
  *
  *   bart_subsim [-n N] [-A ADDRS] [-B FIRST] [-m MODE] [-t SECS]
  *	MODE: normal | deaf (answers the probe, then never reads)
@@ -72,7 +76,7 @@ struct conn {
 	unsigned char	*in;
 	size_t		 inlen, incap;
 	unsigned char	*out;		/* pending reply bytes */
-	size_t		 outlen, outoff;
+	size_t		 outlen, outoff, outcap;
 	uint64_t	 due;		/* slow/dribble: next write, ns */
 	struct conn	*tnext;		/* timed list */
 };
@@ -92,6 +96,12 @@ static struct conn	*bartc[MAX_ADDRS];
 static uint32_t		 xid_next = 1;
 static int		 nok;		/* subscribed */
 static int		 unsub_replies;
+
+/* A decoded DELIVER's messages: bounded by bart.x, so never allocated. */
+static chat_msg		 dmsgs[BART_BATCH_MAX];
+static char		 dname[BART_BATCH_MAX][BART_NAME_WIRE + 1];
+static char		 dhost[BART_BATCH_MAX][BART_HOST_MAX + 1];
+static char		 dtext[BART_BATCH_MAX][BART_TEXT_WIRE + 1];
 
 static uint64_t
 mono_ns(void)
@@ -124,6 +134,16 @@ addr_of(int a, struct sockaddr_in *sin, uint16_t port)
 	sin->sin_addr.s_addr = htonl(0x7f000000u | (uint32_t)(first_addr + a));
 }
 
+/*
+ * Callback connections are edge-triggered: conn_read reads until a
+ * short read, conn_flush writes until the socket is full.
+ */
+static uint32_t
+et_flag(const struct conn *c)
+{
+	return c->kind == 1 ? EPOLLET : 0;
+}
+
 static struct conn *
 conn_new(int fd, int kind, int addr)
 {
@@ -137,7 +157,7 @@ conn_new(int fd, int kind, int addr)
 	c->addr = addr;
 	c->ev = EPOLLIN;
 	memset(&e, 0, sizeof(e));
-	e.events = EPOLLIN;
+	e.events = EPOLLIN | et_flag(c);
 	e.data.ptr = c;
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e) == -1)
 		die("epoll_ctl: %s", strerror(errno));
@@ -169,26 +189,38 @@ set_events(struct conn *c, uint32_t ev)
 	if (c->ev == ev)
 		return;
 	memset(&e, 0, sizeof(e));
-	e.events = ev;
+	e.events = ev | et_flag(c);
 	e.data.ptr = c;
 	epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
 	c->ev = ev;
 }
 
-/* Queue BYTES for C (written now, or by the timer for slow modes). */
+/*
+ * Queue BYTES for C (written after the read, or by the timer for slow
+ * modes).  The buffer is kept: no allocation per reply.
+ */
 static void
 conn_queue(struct conn *c, const unsigned char *b, size_t len)
 {
 	unsigned char	*n;
+	size_t		 cap;
 
-	if ((n = realloc(c->out, c->outlen - c->outoff + len)) == NULL)
-		die("out of memory");
-	memmove(n, n + c->outoff, c->outlen - c->outoff);
-	c->outlen -= c->outoff;
-	c->outoff = 0;
-	memcpy(n + c->outlen, b, len);
+	if (c->outoff > 0) {
+		memmove(c->out, c->out + c->outoff, c->outlen - c->outoff);
+		c->outlen -= c->outoff;
+		c->outoff = 0;
+	}
+	if (c->outlen + len > c->outcap) {
+		cap = c->outcap ? c->outcap : 256;
+		while (cap < c->outlen + len)
+			cap *= 2;
+		if ((n = realloc(c->out, cap)) == NULL)
+			die("out of memory");
+		c->out = n;
+		c->outcap = cap;
+	}
+	memcpy(c->out + c->outlen, b, len);
 	c->outlen += len;
-	c->out = n;
 }
 
 static void
@@ -333,6 +365,12 @@ callback_call(struct conn *c, const unsigned char *rec, size_t len)
 
 	memset(&call, 0, sizeof(call));
 	memset(&a, 0, sizeof(a));
+	a.msgs.msgs_val = dmsgs;
+	for (i = 0; i < BART_BATCH_MAX; i++) {
+		dmsgs[i].name = dname[i];
+		dmsgs[i].host = dhost[i];
+		dmsgs[i].text = dtext[i];
+	}
 	xdrmem_create(&x, (char *)(uintptr_t)rec, (u_int)len, XDR_DECODE);
 	if (!xdr_callmsg(&x, &call) || call.rm_direction != CALL ||
 	    (s = sub_of(call.rm_call.cb_prog)) == NULL) {
@@ -354,10 +392,10 @@ callback_call(struct conn *c, const unsigned char *rec, size_t len)
 		xdr_destroy(&x);
 		return;
 	}
+	/* Decoded into dmsgs and its strings: nothing to free. */
 	if (call.rm_call.cb_proc != DELIVER ||
 	    !xdr_deliver_args(&x, &a)) {
 		xdr_destroy(&x);
-		xdr_free((xdrproc_t)xdr_deliver_args, (char *)&a);
 		return;
 	}
 	xdr_destroy(&x);
@@ -370,14 +408,12 @@ callback_call(struct conn *c, const unsigned char *rec, size_t len)
 	} else
 		for (i = 0; i < a.msgs.msgs_len; i++)
 			got_msg(s, &a.msgs.msgs_val[i], now);
-	xdr_free((xdrproc_t)xdr_deliver_args, (char *)&a);
 	n = enc_reply(out, sizeof(out), call.rm_xid, (xdrproc_t)xdr_bart_res,
 	    &r);
 	conn_queue(c, out, n);
 	if (mode == M_SLOW || mode == M_DRIBBLE)
 		timed_add(c, now + (uint64_t)mode_ms * 1000000ull);
-	else
-		conn_flush(c, SIZE_MAX);
+	/* Otherwise conn_read writes the replies to all it read at once. */
 }
 
 /* Our SUBSCRIBE / UNSUBSCRIBE replies from bart. */
@@ -425,36 +461,37 @@ bart_reply(const unsigned char *rec, size_t len)
 }
 
 /*
- * Is a whole record at the start of C's input?  Then join its
+ * Is a whole record at offset AT of C's input?  Then join its
  * fragments in place: its length, and in *used the bytes it took.
  */
 static int
-record_at(struct conn *c, size_t *body, size_t *used)
+record_at(struct conn *c, size_t at, size_t *body, size_t *used)
 {
-	size_t		off = 0, b = 0, flen;
+	unsigned char	*in = c->in + at;
+	size_t		have = c->inlen - at, off = 0, b = 0, flen;
 	uint32_t	h;
 	int		last = 0;
 
 	while (!last) {
-		if (c->inlen - off < 4)
+		if (have - off < 4)
 			return 0;
-		memcpy(&h, c->in + off, 4);
+		memcpy(&h, in + off, 4);
 		h = ntohl(h);
 		last = (h >> 31) != 0;
 		flen = h & 0x7fffffffu;
 		if (flen > REC_MAX)
 			return -1;
-		if (c->inlen - off - 4 < flen)
+		if (have - off - 4 < flen)
 			return 0;
 		off += 4 + flen;
 	}
 	*used = off;
 	for (off = 0, last = 0; !last;) {
-		memcpy(&h, c->in + off, 4);
+		memcpy(&h, in + off, 4);
 		h = ntohl(h);
 		last = (h >> 31) != 0;
 		flen = h & 0x7fffffffu;
-		memmove(c->in + b, c->in + off + 4, flen);
+		memmove(in + b, in + off + 4, flen);
 		off += 4 + flen;
 		b += flen;
 	}
@@ -467,7 +504,7 @@ static int
 conn_read(struct conn *c)
 {
 	unsigned char	*n;
-	size_t		 body, used, room;
+	size_t		 body, used, room, off;
 	ssize_t		 r;
 	int		 rc;
 
@@ -494,16 +531,23 @@ conn_read(struct conn *c)
 		if ((size_t)r < room)
 			break;
 	}
-	while (!c->deaf && (rc = record_at(c, &body, &used)) != 0) {
+	off = 0;
+	while (!c->deaf && (rc = record_at(c, off, &body, &used)) != 0) {
 		if (rc == -1)
 			return -1;
 		if (c->kind == 1)
-			callback_call(c, c->in, body);
+			callback_call(c, c->in + off, body);
 		else
-			bart_reply(c->in, body);
-		memmove(c->in, c->in + used, c->inlen - used);
-		c->inlen -= used;
+			bart_reply(c->in + off, body);
+		off += used;
 	}
+	if (off > 0) {
+		memmove(c->in, c->in + off, c->inlen - off);
+		c->inlen -= off;
+	}
+	if (c->kind == 1 && c->outlen > c->outoff && mode != M_SLOW &&
+	    mode != M_DRIBBLE)
+		conn_flush(c, SIZE_MAX);
 	return 0;
 }
 

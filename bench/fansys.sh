@@ -1,0 +1,73 @@
+#!/bin/bash
+# SPDX-License-Identifier: ISC
+# fansys.sh BUILD_DIR [N [K]]: system calls per subscriber per message
+# in a chat fan-out, a figure that does not depend on the machine's
+# load (unlike times).  In its own network+mount namespace with its own
+# rpcbind (as bench/run.sh): bart_svc, one bart_subsim with N simulated
+# subscribers (1000), then K messages (10) 500 ms apart (so each goes
+# alone, not batched with the next) while strace -c counts the daemon's
+# calls (all threads: -f) and the simulator's.
+set -u
+if [ "${1:-}" = --inside ]; then
+	bin=$2 n=$3 k=$4 T=$(mktemp -d)
+	pids=()
+	cleanup() {
+		local p
+		for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+		for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+		rm -rf "$T"
+	}
+	trap cleanup EXIT
+	mount -t tmpfs tmpfs /run || exit 1
+	mkdir -p /run/rpcbind
+	ip link set lo up || exit 1
+	ulimit -n "$(ulimit -Hn)"
+	rpcbind -w -f & pids+=($!)
+	for i in $(seq 100); do
+		rpcinfo -p localhost >/dev/null 2>&1 && break; sleep 0.05
+	done
+	"$bin/bart_svc" -f -S "$T/state" -p "$T/svc.pid" -s "$T/svc.sock" \
+	    --max-subs $((n + 100)) --max-subs-per-peer $((n + 100)) \
+	    --sub-rate 1000000 2>"$T/svc.log" & svc=$!; pids+=($svc)
+	for i in $(seq 200); do
+		rpcinfo -t localhost 0x2000ba27 1 >/dev/null 2>&1 && break
+		sleep 0.05
+	done
+	mkfifo "$T/sim.in"
+	sleep 600 >"$T/sim.in" & pids+=($!)
+	"$bin/bart_subsim" -n "$n" -A 8 -B 10 <"$T/sim.in" >"$T/sim.out" \
+	    2>"$T/sim.err" & sim=$!; pids+=($sim)
+	for i in $(seq 1200); do
+		grep -q '^ready' "$T/sim.out" && break; sleep 0.05
+	done
+	grep '^ready' "$T/sim.out" || { echo "simulator not ready"; exit 1; }
+	# One message first, so every callback connection is open.
+	"$bin/bart_subsim" -S 1 >/dev/null
+	sleep 1
+	strace -c -f -o "$T/svc.st" -p "$svc" & st1=$!
+	strace -c -o "$T/sim.st" -p "$sim" & st2=$!
+	sleep 1
+	"$bin/bart_subsim" -S "$k" -I 500 >"$T/sent"
+	last=$(awk '/^sent/ {s = $2} END {print s}' "$T/sent")
+	for i in $(seq 600); do
+		grep -q "^got $last " "$T/sim.out" && break; sleep 0.1
+	done
+	sleep 0.5
+	kill -INT $st1 $st2
+	wait $st1 $st2 2>/dev/null
+	for w in svc sim; do
+		echo "== $w: calls per subscriber per message (N=$n, K=$k)"
+		awk -v d=$((n * k)) '$1 ~ /^[0-9.]+$/ && NF >= 5 &&
+		    $NF != "total" {
+			c = $4; name = $NF
+			printf "%-14s %8d  %.3f\n", name, c, c / d; tot += c }
+			END { printf "%-14s %8d  %.3f\n", "total", tot, tot / d }' \
+		    "$T/$w.st"
+	done
+	exit 0
+fi
+bin=$(cd "${1:?usage: bench/fansys.sh BUILD_DIR [N [K]]}" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+[ "$(id -u)" = 0 ] || { echo "fansys.sh needs root" >&2; exit 1; }
+exec timeout -k 5 300 unshare --net --mount "$here/fansys.sh" --inside \
+    "$bin" "${2:-1000}" "${3:-10}"
