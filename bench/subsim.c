@@ -16,7 +16,11 @@
  *	MODE: normal | deaf (answers the probe, then never reads)
  *	      | mute (accepts, never reads) | slow:MS (each DELIVER
  *	      answered MS ms late) | dribble:MS (the reply one byte
- *	      every MS ms)
+ *	      every MS ms) | reorder:MS (replies held MS ms from the first,
+ *	      then sent newest first: several DELIVERs in flight answered
+ *	      out of order) | dropmid:K (every Kth DELIVER on a connection
+ *	      is taken but not answered: the connection is closed, with
+ *	      whatever else was in flight)
  *   bart_subsim -R PROG -U UADDR    register PROG at UADDR (any address,
  *	as rpcbind lets a local user do), until stdin ends
  *   bart_subsim -S K [-I MS]    send K chat messages "t=NS" MS ms apart
@@ -54,7 +58,11 @@
 #define SUB_WINDOW	32		/* SUBSCRIBEs in flight per address */
 #define REC_MAX		(256 * 1024)
 
-enum mode { M_NORMAL, M_DEAF, M_MUTE, M_SLOW, M_DRIBBLE };
+enum mode { M_NORMAL, M_DEAF, M_MUTE, M_SLOW, M_DRIBBLE, M_REORDER,
+	M_DROPMID };
+
+/* Modes whose replies wait for the timer. */
+#define TIMED_MODE(m)	((m) == M_SLOW || (m) == M_DRIBBLE || (m) == M_REORDER)
 
 struct sim_sub {
 	uint32_t	prog;
@@ -78,6 +86,9 @@ struct conn {
 	unsigned char	*out;		/* pending reply bytes */
 	size_t		 outlen, outoff, outcap;
 	uint64_t	 due;		/* slow/dribble: next write, ns */
+	int		 held;		/* reorder: replies held now */
+	unsigned int	 ndeliver;	/* DELIVERs taken (dropmid) */
+	int		 drop;		/* dropmid: close it now */
 	struct conn	*tnext;		/* timed list */
 };
 
@@ -89,6 +100,8 @@ static struct netconfig	*tcp_nc;
 static int		 ep;
 static uint64_t		 last_seen;
 static uint64_t		 delivers, msgs_ok, dups, gaps, badtoken, probes;
+static int		 maxheld;	/* reorder: most replies held at once */
+static uint64_t		 drops;		/* dropmid: connections closed */
 static uint32_t		*cnt;		/* per seq - last_seen - 1 */
 static uint64_t		*maxlat;	/* ns */
 static struct conn	*timed;
@@ -241,7 +254,7 @@ conn_flush(struct conn *c, size_t max)
 	if (c->outoff == c->outlen)
 		c->outoff = c->outlen = 0;
 	set_events(c, (c->deaf ? 0 : EPOLLIN) |
-	    (c->outlen > c->outoff && mode != M_SLOW && mode != M_DRIBBLE ?
+	    (c->outlen > c->outoff && !TIMED_MODE(mode) ?
 	    EPOLLOUT : 0));
 }
 
@@ -408,8 +421,25 @@ callback_call(struct conn *c, const unsigned char *rec, size_t len)
 	} else
 		for (i = 0; i < a.msgs.msgs_len; i++)
 			got_msg(s, &a.msgs.msgs_val[i], now);
+	if (mode == M_DROPMID && ++c->ndeliver % (unsigned int)mode_ms == 0) {
+		c->drop = 1;		/* taken, never answered */
+		drops++;
+		return;
+	}
 	n = enc_reply(out, sizeof(out), call.rm_xid, (xdrproc_t)xdr_bart_res,
 	    &r);
+	if (mode == M_REORDER) {
+		/* Newest first: in front of the replies held. */
+		conn_queue(c, out, n);
+		memmove(c->out + c->outoff + n, c->out + c->outoff,
+		    c->outlen - c->outoff - n);
+		memcpy(c->out + c->outoff, out, n);
+		if (++c->held > maxheld)
+			maxheld = c->held;
+		if (c->held == 1)
+			timed_add(c, now + (uint64_t)mode_ms * 1000000ull);
+		return;
+	}
 	conn_queue(c, out, n);
 	if (mode == M_SLOW || mode == M_DRIBBLE)
 		timed_add(c, now + (uint64_t)mode_ms * 1000000ull);
@@ -539,14 +569,15 @@ conn_read(struct conn *c)
 			callback_call(c, c->in + off, body);
 		else
 			bart_reply(c->in + off, body);
+		if (c->drop)
+			return -1;
 		off += used;
 	}
 	if (off > 0) {
 		memmove(c->in, c->in + off, c->inlen - off);
 		c->inlen -= off;
 	}
-	if (c->kind == 1 && c->outlen > c->outoff && mode != M_SLOW &&
-	    mode != M_DRIBBLE)
+	if (c->kind == 1 && c->outlen > c->outoff && !TIMED_MODE(mode))
 		conn_flush(c, SIZE_MAX);
 	return 0;
 }
@@ -784,11 +815,12 @@ report(void)
 		probed += subs[i].probed;
 	}
 	printf("report subs=%d subscribed=%d probed=%d delivers=%llu "
-	    "msgs=%llu dups=%llu gaps=%llu badtoken=%llu probes=%llu\n",
+	    "msgs=%llu dups=%llu gaps=%llu badtoken=%llu probes=%llu "
+	    "maxheld=%d drops=%llu\n",
 	    nsubs, sub, probed, (unsigned long long)delivers,
 	    (unsigned long long)msgs_ok, (unsigned long long)dups,
 	    (unsigned long long)gaps, (unsigned long long)badtoken,
-	    (unsigned long long)probes);
+	    (unsigned long long)probes, maxheld, (unsigned long long)drops);
 }
 
 /* -R: hold one registration at any address, as a local user can. */
@@ -853,7 +885,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: bart_subsim [-n N] [-A ADDRS] [-B FIRST] "
-	    "[-m normal|deaf|mute|slow:MS|dribble:MS] [-t SECS]\n"
+	    "[-m normal|deaf|mute|slow:MS|dribble:MS|reorder:MS|dropmid:K] "
+	    "[-t SECS]\n"
 	    "       bart_subsim -R PROG -U UADDR\n"
 	    "       bart_subsim -S K [-I MS]\n");
 	exit(64);
@@ -913,6 +946,10 @@ main(int argc, char **argv)
 		mode = M_SLOW, mode_ms = atoi(m + 5);
 	else if (strncmp(m, "dribble:", 8) == 0)
 		mode = M_DRIBBLE, mode_ms = atoi(m + 8);
+	else if (strncmp(m, "reorder:", 8) == 0)
+		mode = M_REORDER, mode_ms = atoi(m + 8);
+	else if (strncmp(m, "dropmid:", 8) == 0 && atoi(m + 8) > 0)
+		mode = M_DROPMID, mode_ms = atoi(m + 8);
 	else
 		usage();
 	if ((subs = calloc((size_t)nsubs, sizeof(*subs))) == NULL ||
@@ -1000,6 +1037,7 @@ main(int argc, char **argv)
 				continue;
 			k = mode == M_DRIBBLE ? 1 : SIZE_MAX;
 			conn_flush(t, k);
+			t->held = 0;
 			if (t->outlen > t->outoff)
 				t->due = now + (uint64_t)mode_ms * 1000000ull;
 			else

@@ -9,7 +9,7 @@
  *
  *	QUEUED -> LOOKUP (GETADDR at its host's rpcbind, port 111/tcp)
  *	       -> PROBE (connect to the callback port, NULLPROC)
- *	       -> IDLE <-> DELIVER (one DELIVER in flight at a time)
+ *	       -> IDLE <-> DELIVER (up to PUSH_WINDOW DELIVERs in flight)
  *	failure after it was active: BACKOFF -> QUEUED, dropped after
  *	max_failures in a row; failure before: FAILED with the reason.
  *
@@ -55,6 +55,7 @@
 #define MAX_SETUP	64		/* lookups and probes at a time */
 #define IN_MAX		512		/* a reply record (verifier <= 400) */
 #define BATCH_BYTES	(64 * 1024)	/* encoded messages per DELIVER */
+#define PUSH_WINDOW	4		/* DELIVERs in flight per sub */
 #define IDLE_WAKE_MS	1000
 #define PEER_IDLE_US	(60 * 1000000ULL) /* forget a peer without subs */
 #define RPCB_PORT	111
@@ -71,7 +72,7 @@ enum sub_step {				/* the delivery thread's state */
 	STEP_LOOKUP,			/* GETADDR at the host's rpcbind */
 	STEP_PROBE,			/* connect + NULLPROC */
 	STEP_IDLE,			/* active (fd -1: reconnect on use) */
-	STEP_DELIVER,			/* one DELIVER in flight */
+	STEP_DELIVER,			/* DELIVERs in flight (s->nfl) */
 	STEP_BACKOFF,			/* after a failure, until deadline */
 	STEP_DEAD			/* failed: no socket, waits for RENEW */
 };
@@ -94,7 +95,18 @@ struct peer {				/* all [mu] */
 	uint64_t	 last_us;
 };
 
-/* One call in flight: its encoded bytes and the reply so far. [dt] */
+/* A DELIVER in flight: its xid, its last message, when it was sent. */
+struct flight {
+	uint32_t	xid;
+	int		acked;		/* answered, after an older one */
+	uint64_t	last;
+	uint64_t	at;		/* us */
+};
+
+/*
+ * What a sub's socket holds back: the bytes of a call it did not take
+ * at once, and a reply record begun but not complete. [dt]
+ */
 struct io {
 	unsigned char	*out;
 	size_t		 outlen, outoff;
@@ -134,8 +146,11 @@ struct sub {
 	int		 watched;	/* registered with epoll */
 	int		 rdhup;		/* the peer has closed its side */
 	uint32_t	 xid;
-	uint64_t	 next;		/* first seq not yet delivered */
-	uint64_t	 last_sent;	/* last seq of the DELIVER in flight */
+	uint64_t	 next;		/* first seq not yet acknowledged */
+	uint64_t	 sent;		/* last seq sent (next - 1 if none) */
+	struct flight	 fl[PUSH_WINDOW];	/* in flight, oldest first */
+	unsigned int	 nfl;
+	int		 proven;	/* a DELIVER answered on this fd */
 	uint64_t	 deadline;	/* us, while armed */
 	unsigned int	 hpos;		/* 1 + index in push.heap; 0: none */
 	int		 fails;
@@ -190,6 +205,8 @@ struct push {
 		size_t		enclen, enccap, argoff;
 	}			 batch;
 	unsigned char		 rbuf[IN_MAX + 8];	/* a reply, read whole */
+	unsigned char		*wbuf;		/* several DELIVERs, one write */
+	size_t			 wlen, wcap;
 	struct push_counters	 dctr;	/* folded into ctr under mu */
 };
 
@@ -294,6 +311,10 @@ sub_close(struct push *p, struct sub *s)
 	s->watched = 0;
 	s->rdhup = 0;
 	s->connecting = 0;
+	/* What was in flight is sent again on the next connection. */
+	s->nfl = 0;
+	s->sent = s->next - 1;
+	s->proven = 0;
 	io_free(s);
 }
 
@@ -332,6 +353,7 @@ push_exit(struct push *p)
 		}
 	chat_msgs_free(p->batch.msgs, p->batch.n);
 	free(p->batch.enc);
+	free(p->wbuf);
 	free(p->inbox);
 	free(p->list);
 	free(p->heap);
@@ -588,6 +610,7 @@ push_subscribe_at(struct push *p, const struct sockaddr *peer,
 	s->prog = prog;
 	s->vers = vers;
 	s->next = last_seen + 1;
+	s->sent = last_seen;
 	s->phase = PHASE_PROBING;
 	s->step = STEP_NEW;
 	s->fd = -1;
@@ -1012,7 +1035,7 @@ call_write(struct sub *s)
  * cannot fit.
  */
 static int
-record_take(unsigned char *in, size_t have, size_t *len)
+record_take(unsigned char *in, size_t have, size_t *len, size_t *used)
 {
 	size_t		off = 0, body = 0, flen;
 	uint32_t	h;
@@ -1032,6 +1055,7 @@ record_take(unsigned char *in, size_t have, size_t *len)
 		off += 4 + flen;
 		body += flen;
 	}
+	*used = off;
 	off = body = 0;
 	for (last = 0; !last;) {
 		memcpy(&h, in + off, 4);
@@ -1047,12 +1071,12 @@ record_take(unsigned char *in, size_t have, size_t *len)
 }
 
 /*
- * Decode the reply record REC (LEN bytes) to the call in flight into
- * RES (with RESPROC).  0 on an accepted, successful reply with our xid.
+ * Decode the reply record REC (LEN bytes) into RES (with RESPROC) and
+ * its xid.  0 on an accepted, successful reply.
  */
 static int
-reply_decode(struct sub *s, unsigned char *rec, size_t len,
-    xdrproc_t resproc, void *res)
+reply_decode_xid(unsigned char *rec, size_t len, xdrproc_t resproc,
+    void *res, uint32_t *xid)
 {
 	struct rpc_msg	 r;
 	XDR		 x;
@@ -1063,15 +1087,27 @@ reply_decode(struct sub *s, unsigned char *rec, size_t len,
 	r.acpted_rply.ar_results.where = res;
 	r.acpted_rply.ar_results.proc = resproc;
 	xdrmem_create(&x, (char *)rec, (u_int)len, XDR_DECODE);
-	ok = xdr_replymsg(&x, &r) && r.rm_xid == s->xid &&
+	ok = xdr_replymsg(&x, &r) &&
 	    r.rm_direction == REPLY && r.rm_reply.rp_stat == MSG_ACCEPTED &&
 	    r.acpted_rply.ar_stat == SUCCESS;
+	*xid = r.rm_xid;
 	if (r.acpted_rply.ar_verf.oa_base != NULL) {
 		x.x_op = XDR_FREE;
 		xdr_opaque_auth(&x, &r.acpted_rply.ar_verf);
 	}
 	xdr_destroy(&x);
 	return ok ? 0 : -1;
+}
+
+/* The same for the one call in flight (a lookup, a probe): our xid. */
+static int
+reply_decode(struct sub *s, unsigned char *rec, size_t len,
+    xdrproc_t resproc, void *res)
+{
+	uint32_t	xid;
+
+	return reply_decode_xid(rec, len, resproc, res, &xid) == 0 &&
+	    xid == s->xid ? 0 : -1;
 }
 
 /*
@@ -1083,6 +1119,7 @@ static int
 call_read(struct push *p, struct sub *s, unsigned char **rec, size_t *len)
 {
 	struct io	*io = s->io;
+	size_t		 used;
 	ssize_t		 n;
 	int		 r;
 
@@ -1094,7 +1131,7 @@ call_read(struct push *p, struct sub *s, unsigned char **rec, size_t *len)
 			return 0;
 		if (n <= 0)
 			return -1;
-		if ((r = record_take(p->rbuf, (size_t)n, len)) != 0) {
+		if ((r = record_take(p->rbuf, (size_t)n, len, &used)) != 0) {
 			*rec = p->rbuf;
 			return r;
 		}
@@ -1118,7 +1155,7 @@ call_read(struct push *p, struct sub *s, unsigned char **rec, size_t *len)
 		if (n <= 0)
 			return -1;
 		io->inlen += (size_t)n;
-		if ((r = record_take(io->in, io->inlen, len)) != 0) {
+		if ((r = record_take(io->in, io->inlen, len, &used)) != 0) {
 			*rec = io->in;
 			return r;
 		}
@@ -1239,7 +1276,7 @@ batch_for(struct push *p, uint64_t after, uint64_t newest)
 
 /*
  * The batch's DELIVER record, encoded once for the whole fan-out with
- * a zero xid, program, version, token and id: deliver_send patches
+ * a zero xid, program, version, token and id: deliver_patch patches
  * those for each subscriber.  Their places are fixed by RFC 5531 for
  * an AUTH_NONE call: xid at 4 (after the record mark), program at 16,
  * version at 20; the arguments (token, then sub_id) after the header.
@@ -1293,20 +1330,13 @@ batch_encode(struct push *p)
 	return 0;
 }
 
-/*
- * Send the batch's record to S, patched with S's xid, program, version,
- * token and id, straight from the shared buffer: only what the socket
- * does not take at once is copied, into S's own io, for EPOLLOUT.
- */
-static int
-deliver_send(struct push *p, struct sub *s)
+/* Patch the batch's record for S: its xid, program, version, token, id. */
+static void
+deliver_patch(struct push *p, struct sub *s)
 {
 	unsigned char	*b = p->batch.enc;
-	size_t		 len = p->batch.enclen;
 	uint64_t	 id = htobe64(s->id);
 	uint32_t	 v;
-	ssize_t		 n;
-	struct io	*io;
 
 	v = htonl(++s->xid);
 	memcpy(b + 4, &v, 4);
@@ -1316,6 +1346,39 @@ deliver_send(struct push *p, struct sub *s)
 	memcpy(b + 20, &v, 4);
 	memcpy(b + p->batch.argoff, s->token, BART_TOKEN_LEN);
 	memcpy(b + p->batch.argoff + BART_TOKEN_LEN, &id, 8);
+}
+
+/* Keep a patched record in wbuf, to go out with the next in one write. */
+static int
+wbuf_add(struct push *p, const unsigned char *b, size_t len)
+{
+	unsigned char	*n;
+	size_t		 cap;
+
+	if (p->wlen + len > p->wcap) {
+		cap = p->wcap ? p->wcap : 4096;
+		while (cap < p->wlen + len)
+			cap *= 2;
+		if ((n = realloc(p->wbuf, cap)) == NULL)
+			return -1;
+		p->wbuf = n;
+		p->wcap = cap;
+	}
+	memcpy(p->wbuf + p->wlen, b, len);
+	p->wlen += len;
+	return 0;
+}
+
+/*
+ * Send LEN bytes at B to S straight away: only what the socket does
+ * not take at once is copied, into S's own io, for EPOLLOUT.
+ */
+static int
+deliver_write(struct sub *s, const unsigned char *b, size_t len)
+{
+	ssize_t		 n;
+	struct io	*io;
+
 	do
 		n = send(s->fd, b, len, MSG_NOSIGNAL);
 	while (n == -1 && errno == EINTR);
@@ -1325,37 +1388,201 @@ deliver_send(struct push *p, struct sub *s)
 		return -1;
 	if (n < 0)
 		n = 0;
-	io_free(s);
-	if ((io = calloc(1, sizeof(*io))) == NULL ||
-	    (io->out = malloc(len - (size_t)n)) == NULL) {
-		free(io);
+	/* The io may hold a partial reply already: keep it. */
+	if ((io = s->io) == NULL && (io = s->io = calloc(1, sizeof(*io))) ==
+	    NULL)
 		return -1;
-	}
+	if ((io->out = malloc(len - (size_t)n)) == NULL)
+		return -1;
 	memcpy(io->out, b + n, len - (size_t)n);
 	io->outlen = len - (size_t)n;
-	s->io = io;
+	io->outoff = 0;
 	return 0;
 }
 
+/*
+ * Send S what it has not been sent, while its window has room: each
+ * DELIVER carries up to BART_BATCH_MAX messages, up to PUSH_WINDOW of
+ * them are in flight once the connection has answered one (before
+ * that, one at a time: a callback that never answers gets one DELIVER
+ * per attempt), and several that go at once (a subscriber that lags)
+ * leave in one write.  Nothing more is queued while a write is held
+ * back: a sub holds at most one record's bytes of its own.
+ */
 static void
 step_deliver(struct push *p, struct sub *s, uint64_t newest)
 {
-	int	n;
+	struct flight	*f;
+	uint64_t	 now = 0;
+	unsigned int	 win = s->proven ? PUSH_WINDOW : 1;
+	int		 n, more;
 
-	if (s->next - 1 >= newest)	/* not next > newest: next may be 0 */
+	if (s->step != STEP_IDLE && s->step != STEP_DELIVER)
+		return;
+	if (s->sent >= newest)		/* not next > newest: next may be 0 */
 		return;
 	if (s->fd == -1) {		/* closed while idle: reconnect */
 		enqueue(p, s);
 		return;
 	}
-	if ((n = batch_for(p, s->next - 1, newest)) == 0)
-		return;
-	set_step(p, s, STEP_DELIVER);
-	s->last_sent = p->batch.msgs[n - 1].seq;
-	arm(p, s, util_now_us() + (uint64_t)p->lim.timeout_ms * 1000);
-	p->dctr.delivers++;
-	if (batch_encode(p) == -1 || deliver_send(p, s) == -1)
+	p->wlen = 0;
+	while (s->nfl < win && s->sent < newest &&
+	    (s->io == NULL || s->io->out == NULL)) {
+		if ((n = batch_for(p, s->sent, newest)) == 0 ||
+		    batch_encode(p) == -1)
+			break;
+		deliver_patch(p, s);
+		if (now == 0)
+			now = util_now_us();
+		f = &s->fl[s->nfl++];
+		f->xid = s->xid;
+		f->acked = 0;
+		f->last = p->batch.msgs[n - 1].seq;
+		f->at = now;
+		s->sent = f->last;
+		p->dctr.delivers++;
+		if (s->nfl == 1) {
+			set_step(p, s, STEP_DELIVER);
+			arm(p, s, now + (uint64_t)p->lim.timeout_ms * 1000);
+		}
+		more = s->nfl < win && s->sent < newest;
+		if (!more && p->wlen == 0) {
+			/* The usual case: one record, from the shared buffer. */
+			if (deliver_write(s, p->batch.enc, p->batch.enclen) ==
+			    -1)
+				sub_trouble(p, s, BART_ECBDROPPED);
+			return;
+		}
+		if (wbuf_add(p, p->batch.enc, p->batch.enclen) == -1) {
+			sub_trouble(p, s, BART_ECBDROPPED);
+			return;
+		}
+		if (!more)
+			break;
+	}
+	if (p->wlen > 0 && deliver_write(s, p->wbuf, p->wlen) == -1)
 		sub_trouble(p, s, BART_ECBDROPPED);
+}
+
+/*
+ * One reply to a DELIVER in flight, matched by xid.  The oldest ones
+ * answered are acknowledged (s->next moves); one answered before an
+ * older one waits for it.  0, or -1 for a bad or unexpected reply, or
+ * -2 if the subscription failed here.
+ */
+static int
+deliver_reply(struct push *p, struct sub *s, unsigned char *rec,
+    size_t len)
+{
+	bart_res	res;
+	uint32_t	xid;
+	unsigned int	i;
+
+	memset(&res, 0, sizeof(res));
+	if (reply_decode_xid(rec, len, (xdrproc_t)xdr_bart_res, &res, &xid) ==
+	    -1) {
+		log_debug("deliver to %s: bad reply", s->peerstr);
+		return -1;
+	}
+	for (i = 0; i < s->nfl; i++)
+		if (s->fl[i].xid == xid && !s->fl[i].acked)
+			break;
+	if (i == s->nfl) {
+		log_debug("deliver to %s: a reply to no call in flight",
+		    s->peerstr);
+		return -1;
+	}
+	if (res.status != BART_OK) {
+		log_info("subscriber %s refused delivery: %s", s->peerstr,
+		    util_status_str(res.status));
+		sub_failed(p, s, BART_EBADTOKEN);
+		return -2;
+	}
+	p->dctr.delivered++;
+	s->fl[i].acked = 1;
+	s->fails = 0;
+	s->proven = 1;
+	for (i = 0; i < s->nfl && s->fl[i].acked; i++)
+		s->next = s->fl[i].last + 1;
+	if (i > 0) {
+		memmove(s->fl, s->fl + i, (s->nfl - i) * sizeof(s->fl[0]));
+		s->nfl -= i;
+	}
+	return 0;
+}
+
+/*
+ * Replies to the DELIVERs in flight: every whole record that came (a
+ * receiver may answer several in one write), a partial one kept in the
+ * sub's io.  Then the window refills.
+ */
+static void
+deliver_replies(struct push *p, struct sub *s, uint64_t newest)
+{
+	unsigned char	*buf;
+	size_t		 have, off, len, used;
+	ssize_t		 n;
+	int		 r;
+
+	for (;;) {
+		if (s->io != NULL && s->io->inlen > 0) {
+			buf = s->io->in;
+			have = s->io->inlen;
+		} else {
+			buf = p->rbuf;
+			have = 0;
+		}
+		if (have >= sizeof(p->rbuf))
+			goto bad;
+		do
+			n = recv(s->fd, buf + have, sizeof(p->rbuf) - have, 0);
+		while (n == -1 && errno == EINTR);
+		if (n == -1 && errno == EAGAIN)
+			break;
+		if (n <= 0)
+			goto bad;
+		have += (size_t)n;
+		off = 0;
+		while ((r = record_take(buf + off, have - off, &len, &used)) ==
+		    1) {
+			if ((r = deliver_reply(p, s, buf + off, len)) == -2)
+				return;
+			if (r == -1)
+				goto bad;
+			off += used;
+		}
+		if (r == -1)
+			goto bad;
+		if (have > off) {
+			if (s->io == NULL &&
+			    (s->io = calloc(1, sizeof(*s->io))) == NULL)
+				goto bad;
+			memmove(s->io->in, buf + off, have - off);
+			s->io->inlen = have - off;
+		} else if (s->io != NULL)
+			s->io->inlen = 0;
+		if (have < sizeof(p->rbuf))
+			break;		/* a short read: drained */
+	}
+	if (s->nfl == 0) {
+		if (s->io != NULL && s->io->out == NULL)
+			io_free(s);
+		set_step(p, s, STEP_IDLE);
+		disarm(p, s);
+	} else
+		arm(p, s, s->fl[0].at + (uint64_t)p->lim.timeout_ms * 1000);
+	if (s->rdhup) {
+		/* Answered, then closed: reopen (unanswered: a failure). */
+		if (s->nfl > 0) {
+			sub_trouble(p, s, BART_ECBDROPPED);
+			return;
+		}
+		sub_close(p, s);
+	}
+	step_deliver(p, s, newest);
+	return;
+bad:
+	sub_trouble(p, s, BART_ECBDROPPED);
 }
 
 /* A whole reply REC of LEN bytes is in: on to the next step. */
@@ -1364,7 +1591,6 @@ call_done(struct push *p, struct sub *s, unsigned char *rec, size_t len,
     uint64_t newest)
 {
 	char		*uaddr = NULL;
-	bart_res	 res;
 	uint16_t	 port;
 
 	switch (s->step) {
@@ -1403,30 +1629,6 @@ call_done(struct push *p, struct sub *s, unsigned char *rec, size_t len,
 			log_debug("subscription %llu from %s active",
 			    (unsigned long long)s->id, s->peerstr);
 		}
-		if (s->rdhup)		/* answered, then closed: reopen */
-			sub_close(p, s);
-		step_deliver(p, s, newest);
-		break;
-	case STEP_DELIVER:
-		memset(&res, 0, sizeof(res));
-		if (reply_decode(s, rec, len, (xdrproc_t)xdr_bart_res, &res) ==
-		    -1) {
-			log_debug("deliver to %s: bad reply", s->peerstr);
-			sub_trouble(p, s, BART_ECBDROPPED);
-			break;
-		}
-		io_free(s);
-		if (res.status != BART_OK) {
-			log_info("subscriber %s refused delivery: %s",
-			    s->peerstr, util_status_str(res.status));
-			sub_failed(p, s, BART_EBADTOKEN);
-			break;
-		}
-		p->dctr.delivered++;
-		s->next = s->last_sent + 1;
-		s->fails = 0;
-		set_step(p, s, STEP_IDLE);
-		disarm(p, s);
 		if (s->rdhup)		/* answered, then closed: reopen */
 			sub_close(p, s);
 		step_deliver(p, s, newest);
@@ -1494,8 +1696,11 @@ sub_event(struct push *p, struct sub *s, uint32_t ev, uint64_t newest)
 		/* All out: read even without EPOLLIN, whose edge may be past. */
 	} else if ((ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) == 0)
 		return;
-	if (s->step != STEP_LOOKUP && s->step != STEP_PROBE &&
-	    s->step != STEP_DELIVER)
+	if (s->step == STEP_DELIVER) {
+		deliver_replies(p, s, newest);
+		return;
+	}
+	if (s->step != STEP_LOOKUP && s->step != STEP_PROBE)
 		return;
 	if ((r = call_read(p, s, &rec, &len)) == -1) {
 		sub_trouble(p, s, why);
@@ -1707,7 +1912,8 @@ push_main(void *arg)
 			p->seen_newest = newest;
 			for (i = 0; i < p->nlist; i++) {
 				s = p->list[i];
-				if (s->step == STEP_IDLE)
+				if (s->step == STEP_IDLE ||
+				    s->step == STEP_DELIVER)
 					step_deliver(p, s, newest);
 			}
 		}
