@@ -149,6 +149,8 @@ for i in range(n):
     call += struct.pack(">IIII", 0, 0, 0, 0)        # AUTH_NONE, null verifier
     call += struct.pack(">QQi", client, i + 1, 1)   # count_args
     s.sendto(call, (host, port))
+    if i % 25 == 24:        # bursts the daemon's receive buffer holds
+        time.sleep(0.005)
 t0 = time.monotonic()
 fast = {}
 s.settimeout(0.1)
@@ -164,7 +166,8 @@ EOF
 r=$(xt python3 "$T/flood.py" "${IP4[a]}" "$port" "$PROG" 300)
 echo "# replies within 1 s of 300 UDP counts, status:number: $r"
 eun=$(echo "$r" | tr ' ' '\n' | awk -F: '$1 == 18 { print $2 }')
-if [ "${eun:-0}" -ge 40 ] && [ "${eun:-0}" -le 44 ]; then
+# 44 unless datagrams were lost (a slow sanitizer build); never more.
+if [ "${eun:-0}" -ge 30 ] && [ "${eun:-0}" -le 44 ]; then
 	ok "past the bound (256 waiting), $eun of 300 answered BART_EUNAVAIL at once"
 else
 	not_ok "past the bound (256 waiting), about 44 of 300 answered BART_EUNAVAIL at once (got ${eun:-0}: $r)"
