@@ -2,11 +2,13 @@
 # tsan.mk: a ThreadSanitizer tree in build/tsan.  The RPC thread and the
 # chat delivery thread share push.c's subscription table and chat.c's
 # ring, and both log: `make tsan-check` runs the unit tests and the chat
-# and push integration tests under ThreadSanitizer, and `make check`
-# runs it.  Any report fails the run (halt_on_error in the unit tests,
-# the integration scripts' sanitizer-log check in lib.sh).
+# and push integration tests, and t_pg_silent (the database worker),
+# under ThreadSanitizer, and `make check` runs it.  Any report fails the
+# run (halt_on_error in the unit tests, the integration scripts'
+# sanitizer-log check in lib.sh).
 TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer -O1 -g
-TSAN_TESTS := tests/integration/t_chat.sh tests/integration/t_push.sh
+TSAN_TESTS := tests/integration/t_chat.sh tests/integration/t_push.sh \
+	      tests/integration/t_pg_silent.sh
 
 .PHONY: tsan tsan-check
 tsan:
