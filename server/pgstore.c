@@ -705,6 +705,33 @@ load(struct pgstore *p)
 static void	*work_main(void *);
 
 /*
+ * Does the URI S carry a password (postgres[ql]://user:password@...,
+ * or ?password=...)?
+ * libpq's parse errors quote pieces of the URI, so for such a string
+ * they are never logged.
+ */
+static int
+uri_secret(const char *s)
+{
+	const char	*at, *end, *p;
+
+	if (strncmp(s, "postgresql://", 13) == 0)
+		s += 13;
+	else if (strncmp(s, "postgres://", 11) == 0)
+		s += 11;
+	else
+		return 0;
+	/* The last '@' before any '?': a '/' in a password counts too. */
+	end = s + strcspn(s, "?");
+	for (at = NULL, p = s; p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (strstr(end, "password=") != NULL)	/* ?password=... */
+		return 1;
+	return at != NULL && memchr(s, ':', (size_t)(at - s)) != NULL;
+}
+
+/*
  * Open the store CONNINFO (a libpq connection string or URI).  NULL on
  * failure, with one line logged: bad string, password in it, no
  * connection (wrong password, unreachable), or a schema we do not know.
@@ -717,8 +744,13 @@ pgstore_open(const char *conninfo)
 	char			*err = NULL, buf[1024];
 
 	if ((opts = PQconninfoParse(conninfo, &err)) == NULL) {
-		log_warnx("--store: not a valid PostgreSQL connection string: "
-		    "%s", oneline(err, buf, sizeof(buf)));
+		if (uri_secret(conninfo))
+			log_warnx("--store: not a valid PostgreSQL URI (libpq's "
+			    "words withheld: they quote the URI, and it holds "
+			    "a password, which belongs in ~/.pgpass)");
+		else
+			log_warnx("--store: not a valid PostgreSQL connection "
+			    "string: %s", oneline(err, buf, sizeof(buf)));
 		PQfreemem(err);
 		return NULL;
 	}
