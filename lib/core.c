@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "lib.h"
+#include "stream.h"
 
 #define LOCAL_SOCK	"/run/bart/bart_svc.sock"	/* bart_svc's default */
 
@@ -852,7 +853,8 @@ list_call(struct bart *b, rpcproc_t proc, xdrproc_t xa, void *a,
 			st = call_dgram(b->main.cl, proc, xa, a, xr, r,
 			    now + slice * 1000);
 		else
-			st = clnt_call(b->main.cl, proc, xa, a, xr, r, tv);
+			st = stream_call(b->main.cl, proc, xa, a, xr, r,
+			    now + slice * 1000);
 		if (st == RPC_SUCCESS)
 			return ok(b);
 		rc = call_error(b, b->main.netid, st, resend);
@@ -878,7 +880,6 @@ static int
 link_call(struct bart *b, struct link *l, rpcproc_t proc, xdrproc_t xa,
     void *a, xdrproc_t xr, void *r, int resend)
 {
-	struct timeval	tv;
 	enum clnt_stat	st;
 	uint64_t	deadline, now;
 	unsigned int	budget = b->timeout_ms;
@@ -891,10 +892,8 @@ link_call(struct bart *b, struct link *l, rpcproc_t proc, xdrproc_t xa,
 		return b->err;
 	if (is_dgram(l->netid))
 		st = call_dgram(l->cl, proc, xa, a, xr, r, deadline);
-	else {
-		tv = ms_tv(b->timeout_ms);
-		st = clnt_call(l->cl, proc, xa, a, xr, r, tv);
-	}
+	else
+		st = stream_call(l->cl, proc, xa, a, xr, r, deadline);
 	if (st == RPC_SUCCESS)
 		return ok(b);
 	if (!resend || l != &b->main ||
@@ -913,14 +912,11 @@ link_call(struct bart *b, struct link *l, rpcproc_t proc, xdrproc_t xa,
 			usleep(200000);
 			continue;
 		}
-		/* The whole rest of the budget (CLSET_TIMEOUT wins). */
-		tv = ms_tv((deadline - now) / 1000 + 1000);
-		clnt_control(l->cl, CLSET_TIMEOUT, (char *)&tv);
 		xdr_free(xr, r);
 		if (is_dgram(l->netid))
 			st = call_dgram(l->cl, proc, xa, a, xr, r, deadline);
 		else
-			st = clnt_call(l->cl, proc, xa, a, xr, r, tv);
+			st = stream_call(l->cl, proc, xa, a, xr, r, deadline);
 		if (st == RPC_SUCCESS)
 			return ok(b);
 		if (st != RPC_CANTSEND && st != RPC_CANTRECV)

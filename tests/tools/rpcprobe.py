@@ -25,6 +25,13 @@ the port, and talks to it over its own sockets.
                        replies and this process's CPU seconds
   says N CLIENT        N CHAT_SENDs on one connection, one at a time:
                        prints how many were stored (BART_OK)
+  fakesvc MODE SECS    a hostile bart server for SECS: registers bart
+                       version 1 (tcp, and udp with MODE udp-*) with
+                       rpcbind (RPCBPROC_SET over /run/rpcbind.sock),
+                       reads calls and answers each as MODE says:
+                       dribble  (one byte of the reply every 0.3 s),
+                       huge     (a fragment claiming 2 GB, then zeros),
+                       silent   (never), udp-silent (never, over udp)
   stats                STATS: prints the counter
   count CLIENT SEQ UP  COUNT with this identity: prints its total
   getport PROG VERS PROTO  PMAPPROC_GETPORT (6 tcp, 17 udp)
@@ -231,6 +238,86 @@ def dribble(opt, zero, secs):
     return 0 if n > 0 else 1
 
 
+def rpcb_set(proc, netid, uaddr):
+    """RFC 1833 RPCBPROC_SET (1) / UNSET (2), version 3, over AF_LOCAL."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(2)
+    s.connect("/run/rpcbind.sock")
+    args = (u32(BART_PROG) + u32(BART_VERS) + xdr_string(netid.encode()) +
+            xdr_string(uaddr.encode()) + xdr_string(b"0"))
+    s.sendall(record(call(0x5e7 + proc, 100000, 3, proc, args)))
+    body = reply_body(Reader(s).record())
+    s.close()
+    return body is not None and struct.unpack(">I", body[:4])[0] == 1
+
+
+def fakesvc(mode, secs):
+    """Answer bart's clients as a hostile server would (see MODE)."""
+    import select
+    import time
+    udp = mode.startswith("udp")
+    ls = socket.socket(socket.AF_INET,
+                       socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", 0))
+    if not udp:
+        ls.listen(16)
+    port = ls.getsockname()[1]
+    netid = "udp" if udp else "tcp"
+    uaddr = "127.0.0.1.%d.%d" % (port >> 8, port & 255)
+    rpcb_set(2, netid, "")
+    if not rpcb_set(1, netid, uaddr):
+        print("rpcbind SET refused")
+        return 1
+    print("registered %s port %d" % (netid, port), flush=True)
+    # Any call is answered as a COUNT: BART_OK, total 5, its words.
+    res = u32(0) + u64(5) + xdr_string(b"I was called 5 times.")
+    inbuf, outbuf = {}, {}          # per connection
+    end = time.monotonic() + secs
+    try:
+        while time.monotonic() < end:
+            r, _, _ = select.select([ls] + list(inbuf), [], [], 0.3)
+            for s in r:
+                if s is ls and udp:
+                    s.recvfrom(9000)        # never answered
+                elif s is ls:
+                    c, _ = ls.accept()
+                    inbuf[c], outbuf[c] = b"", b""
+                    continue
+                else:
+                    b = s.recv(65536)
+                    if not b:
+                        del inbuf[s], outbuf[s]
+                        s.close()
+                        continue
+                    inbuf[s] += b
+                    while len(inbuf[s]) >= 8:   # mark + xid of a call
+                        n = struct.unpack(">I", inbuf[s][:4])[0] & ~LAST
+                        if len(inbuf[s]) < 4 + n:
+                            break
+                        xid = struct.unpack(">I", inbuf[s][4:8])[0]
+                        inbuf[s] = inbuf[s][4 + n:]
+                        rep = u32(xid) + u32(1) + u32(0) * 4 + res
+                        if mode == "dribble":
+                            outbuf[s] += record(rep)
+                        elif mode == "huge":
+                            s.sendall(u32(0x7fffffff) + rep)
+                            outbuf[s] = b"\0" * 65536
+            for s in outbuf:
+                if mode == "huge" and outbuf[s]:
+                    try:                    # zeros, as fast as taken
+                        s.setblocking(False)
+                        s.send(outbuf[s])
+                    except (BlockingIOError, ConnectionError):
+                        pass
+                elif outbuf[s]:             # one byte each per turn
+                    s.send(outbuf[s][:1])
+                    outbuf[s] = outbuf[s][1:]
+    finally:
+        rpcb_set(2, netid, "")
+    return 0
+
+
 def main():
     opts, args = getopt.getopt(sys.argv[1:], "p:u:t:")
     opt = {"p": 0, "u": "", "t": 5.0}
@@ -299,6 +386,8 @@ def main():
         s.close()
         print("reply", okn)
         return 0
+    if cmd == "fakesvc":
+        return fakesvc(args[1], float(args[2]))
     if cmd == "stats":
         r = one(opt, record(call(7, BART_PROG, BART_VERS, 7)), 7)
         return show(r, lambda b: struct.unpack(">q", b[4:12])[0])

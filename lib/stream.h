@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: ISC */
+/* stream.h: a call over a stream connection with one deadline for all of it. */
+#ifndef LIBBART_STREAM_H
+#define LIBBART_STREAM_H
+
+#include <rpc/rpc.h>
+#include <stdint.h>
+
+enum clnt_stat	stream_call(CLIENT *, rpcproc_t, xdrproc_t, void *, xdrproc_t,
+		    void *, uint64_t);
+
+#endif
