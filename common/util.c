@@ -349,3 +349,34 @@ util_addr_str(const struct sockaddr *sa, char *buf, size_t len)
 	}
 	return 0;
 }
+
+/*
+ * A call message into BUF (CAP bytes): XID, PROG, VERS, PROC, AUTH_NONE,
+ * then XA(A) (NULL: no arguments).  Returns its length, or 0 if it does
+ * not fit.  No record mark: a stream caller reserves its 4 bytes first.
+ */
+size_t
+util_call_encode(unsigned char *buf, size_t cap, uint32_t xid,
+    uint32_t prog, uint32_t vers, uint32_t proc, xdrproc_t xa, void *a)
+{
+	struct rpc_msg	m;
+	XDR		x;
+	size_t		len = 0;
+
+	memset(&m, 0, sizeof(m));
+	m.rm_xid = xid;
+	m.rm_direction = CALL;
+	m.rm_call.cb_rpcvers = RPC_MSG_VERSION;
+	m.rm_call.cb_prog = prog;
+	m.rm_call.cb_vers = vers;
+	m.rm_call.cb_proc = proc;
+	m.rm_call.cb_cred = _null_auth;
+	m.rm_call.cb_verf = _null_auth;
+	if (cap > UINT32_MAX)
+		cap = UINT32_MAX;
+	xdrmem_create(&x, (char *)buf, (u_int)cap, XDR_ENCODE);
+	if (xdr_callmsg(&x, &m) && (xa == NULL || xa(&x, a)))
+		len = XDR_GETPOS(&x);
+	xdr_destroy(&x);
+	return len;
+}

@@ -251,11 +251,9 @@ stream_call(CLIENT *cl, rpcproc_t proc, xdrproc_t xa, void *a,
     xdrproc_t xr, void *r, uint64_t deadline)
 {
 	unsigned char	 out[STREAM_CALL_MAX];
-	struct rpc_msg	 m;
 	uint32_t	 xid, mark;
 	enum clnt_stat	 st;
-	XDR		 x;
-	size_t		 len = 0;
+	size_t		 len;
 	int		 fd;
 
 	if (!clnt_control(cl, CLGET_FD, (char *)&fd) ||
@@ -264,20 +262,8 @@ stream_call(CLIENT *cl, rpcproc_t proc, xdrproc_t xa, void *a,
 	/* The CLIENT's own sequence: each call a new xid. */
 	xid++;
 	clnt_control(cl, CLSET_XID, (char *)&xid);
-	memset(&m, 0, sizeof(m));
-	m.rm_xid = xid;
-	m.rm_direction = CALL;
-	m.rm_call.cb_rpcvers = RPC_MSG_VERSION;
-	m.rm_call.cb_prog = BART_PROG;
-	m.rm_call.cb_vers = BART_VERS;
-	m.rm_call.cb_proc = proc;
-	m.rm_call.cb_cred = _null_auth;
-	m.rm_call.cb_verf = _null_auth;
-	xdrmem_create(&x, (char *)out + 4, sizeof(out) - 4, XDR_ENCODE);
-	if (xdr_callmsg(&x, &m) && xa(&x, a))
-		len = XDR_GETPOS(&x);
-	xdr_destroy(&x);
-	if (len == 0)
+	if ((len = util_call_encode(out + 4, sizeof(out) - 4, xid, BART_PROG,
+	    BART_VERS, proc, xa, a)) == 0)
 		return RPC_CANTENCODEARGS;
 	mark = htonl(MARK_LAST | (uint32_t)len);
 	memcpy(out, &mark, 4);
