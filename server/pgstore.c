@@ -60,6 +60,7 @@
 #include <libpq-fe.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +123,7 @@ struct pgstore {
 	struct store_job	*q_head, *q_tail;	/* [j] to run */
 	struct store_job	*d_head, *d_tail;	/* [j] done, to collect */
 	unsigned int		 njobs;		/* [j] submitted, not collected */
+	int			 idle;		/* [j] the worker waits on jobs_cv */
 	int			 done_fd;	/* eventfd: the worker rings */
 	pthread_t		 worker;
 	atomic_int		 working;	/* [a] the worker runs */
@@ -808,6 +810,8 @@ fail:
 void
 pgstore_feed(struct pgstore *p, store_msg_cb cb, void *arg)
 {
+	sigset_t	all, old;
+
 	pthread_mutex_lock(&p->feed_mu);
 	p->feed_cb = cb;
 	p->feed_arg = arg;
@@ -817,16 +821,19 @@ pgstore_feed(struct pgstore *p, store_msg_cb cb, void *arg)
 	/* ORDER: the connection is the worker's from here on. */
 	if (PQsetnonblocking(p->conn, 1) == -1)
 		log_warnx("store: cannot make the connection non-blocking");
+	/* ORDER: signals go to the main thread (its epoll_wait), never here. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	if (pthread_create(&p->worker, NULL, work_main, p) != 0)
 		fatalx("store: cannot start the database worker thread");
 	atomic_store(&p->working, 1);
-	if (pthread_create(&p->thread, NULL, feed_main, p) != 0) {
+	if (pthread_create(&p->thread, NULL, feed_main, p) != 0)
 		log_warnx("store: no chat feed thread: messages sent through "
 		    "other servers reach this one's subscribers only by "
 		    "polling");
-		return;
-	}
-	p->thread_started = 1;
+	else
+		p->thread_started = 1;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 void
@@ -1319,15 +1326,13 @@ pgstore_defers(struct pgstore *p)
 }
 
 /*
- * Hand job J to the worker; the store owns it until pgstore_done gives
- * it back.  -1 if refused (PG_JOBS_MAX waiting, or no worker): the
+ * Hand job J to the worker (woken by pgstore_kick); the store owns it
+ * until pgstore_done gives it back.  -1 if refused (PG_JOBS_MAX waiting, or no worker): the
  * caller answers at once.
  */
 int
 pgstore_submit(struct pgstore *p, struct store_job *j)
 {
-	int	wake;
-
 	if (!atomic_load(&p->working))
 		return -1;
 	pthread_mutex_lock(&p->jobs_mu);
@@ -1337,16 +1342,27 @@ pgstore_submit(struct pgstore *p, struct store_job *j)
 	}
 	p->njobs++;
 	j->next = NULL;
-	wake = p->q_head == NULL;
 	if (p->q_tail != NULL)
 		p->q_tail->next = j;
 	else
 		p->q_head = j;
 	p->q_tail = j;
-	if (wake)
-		pthread_cond_signal(&p->jobs_cv);
 	pthread_mutex_unlock(&p->jobs_mu);
 	return 0;
+}
+
+/*
+ * Wake the worker for what was submitted (the loop calls it once at the
+ * end of a round): the calls of one round go to the worker together,
+ * one group, and it is woken once, not once per call.
+ */
+void
+pgstore_kick(struct pgstore *p)
+{
+	pthread_mutex_lock(&p->jobs_mu);
+	if (p->q_head != NULL && p->idle)
+		pthread_cond_signal(&p->jobs_cv);
+	pthread_mutex_unlock(&p->jobs_mu);
 }
 
 /*
@@ -1627,7 +1643,8 @@ group_run(struct pgstore *p, struct store_job **js, int n)
 		    !PQconsumeInput(c))
 			goto broken;
 	}
-	PQexitPipelineMode(c);
+	if (!PQexitPipelineMode(c))
+		goto broken;
 	ok = 1;
 	for (k = 0; k < ncmd; k++)
 		if (!res_ok(res[k]))
@@ -1725,7 +1742,7 @@ work_main(void *arg)
 	struct store_job	*js[PG_GROUP_MAX], *j;
 	struct timespec		 ts;
 	uint64_t		 one = 1, next_idle = 0;
-	int			 n, i, ms;
+	int			 n, i, ms, rc;
 
 	for (;;) {
 		pthread_mutex_lock(&p->jobs_mu);
@@ -1736,8 +1753,11 @@ work_main(void *arg)
 			ts.tv_nsec += (long)(ms % 1000) * 1000000;
 			ts.tv_sec += ms / 1000 + ts.tv_nsec / 1000000000;
 			ts.tv_nsec %= 1000000000;
-			if (pthread_cond_timedwait(&p->jobs_cv, &p->jobs_mu,
-			    &ts) != 0)
+			p->idle = 1;
+			rc = pthread_cond_timedwait(&p->jobs_cv, &p->jobs_mu,
+			    &ts);
+			p->idle = 0;
+			if (rc != 0)
 				break;
 		}
 		if (atomic_load(&p->quit)) {

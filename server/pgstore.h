@@ -36,6 +36,7 @@ int		 pgstore_chat_cap(struct pgstore *, unsigned int);
 int		 pgstore_check(struct pgstore *);
 int		 pgstore_defers(struct pgstore *);
 int		 pgstore_submit(struct pgstore *, struct store_job *);
+void		 pgstore_kick(struct pgstore *);
 struct store_job *pgstore_done(struct pgstore *);
 int		 pgstore_done_fd(struct pgstore *);
 

@@ -802,6 +802,13 @@ proc_defer(const struct proc_req *rq, const struct wire_call *c, void *owner,
 	return len;
 }
 
+/* The calls deferred this round go to the worker now, together. */
+void
+proc_kick(void)
+{
+	store_kick(env->store);
+}
+
 /* Readable when proc_done has a reply: the store's eventfd, or -1. */
 int
 proc_done_fd(void)

@@ -49,6 +49,7 @@ int		proc_defers(const struct wire_call *);
 size_t		proc_defer(const struct proc_req *, const struct wire_call *,
 		    void *, unsigned char *, size_t);
 int		proc_done_fd(void);
+void		proc_kick(void);
 void		*proc_done(unsigned char *, size_t, size_t *, int *);
 
 #endif

@@ -102,6 +102,7 @@ struct serve {
 	struct parked	*parked;	/* waiting for the store */
 	unsigned int	 nparked;
 	int		 done_reg;	/* 1: the worker's fd polled; -1: none */
+	int		 deferred;	/* calls parked this round: kick */
 	int		 ep;
 	struct conns	*cs;
 	struct drc	*drc;
@@ -415,8 +416,19 @@ defer_call(struct serve *s, const struct proc_req *rq,
 		pk->next->prev = pk;
 	s->parked = pk;
 	s->nparked++;
+	s->deferred = 1;
 	if (c != NULL)
 		conns_park(c);
+}
+
+/* End of a round: the calls parked in it go to the worker, one group. */
+static void
+defer_kick(struct serve *s)
+{
+	if (!s->deferred)
+		return;
+	s->deferred = 0;
+	proc_kick();
 }
 
 /* The worker rang: send the replies of the calls it finished. */
@@ -722,6 +734,7 @@ serve_round(struct serve *s, int timeout_ms)
 	}
 	if (s->nheld > 0)
 		s->last_conn = s->held[0].conn;
+	defer_kick(s);
 	flush(s);
 	conns_reap(s->cs);
 	return n;

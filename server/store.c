@@ -914,6 +914,14 @@ store_submit(struct store *s, struct store_job *j)
 	return s->pg != NULL ? pgstore_submit(s->pg, j) : -1;
 }
 
+/* Start the worker on what was submitted: once a round, at its end. */
+void
+store_kick(struct store *s)
+{
+	if (s->pg != NULL)
+		pgstore_kick(s->pg);
+}
+
 /* The next finished job, in submission order, or NULL. */
 struct store_job *
 store_done(struct store *s)

@@ -86,6 +86,7 @@ int		 store_chat_cap(struct store *, unsigned int);
 int		 store_check(struct store *);
 int		 store_defers(const struct store *);
 int		 store_submit(struct store *, struct store_job *);
+void		 store_kick(struct store *);
 struct store_job *store_done(struct store *);
 int		 store_done_fd(const struct store *);
 

@@ -25,18 +25,24 @@ db_counter() { pg_sql p "SELECT value FROM bart_counter"; }
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 # xt CMD...: CMD on hostx, killed after 30 s (a hang must not stall us).
 xt() { timeout -s KILL 30 nsenter -t "${NET_HOLDER[x]}" -n -m -u -- "$@"; }
-# fast DESC MS CMD...: CMD answers (exit 0) within MS, measured.
+# fast DESC MS CMD...: CMD answers (exit 0) within MS, measured (the
+# whole bart_clnt process).  A loaded machine may be slow to start one:
+# one more try then; the old loop held every call for up to 3 s.
 fast() {
-	local desc=$1 lim=$2 t0 el rc
+	local desc=$1 lim=$2 t0 el rc try was=""
 	shift 2
-	t0=$(date +%s%N)
-	xt "$@" >"$T/fast.out" 2>&1
-	rc=$?
-	el=$(ms_since "$t0")
+	for try in 1 2; do
+		t0=$(date +%s%N)
+		xt "$@" >"$T/fast.out" 2>&1
+		rc=$?
+		el=$(ms_since "$t0")
+		[ "$rc" = 0 ] && [ "$el" -lt "$lim" ] && break
+		was="$was (try $try: exit $rc, ${el} ms)"
+	done
 	if [ "$rc" = 0 ] && [ "$el" -lt "$lim" ]; then
-		ok "$desc: answered in ${el} ms"
+		ok "$desc: answered in ${el} ms$was"
 	else
-		not_ok "$desc: answered within $lim ms (exit $rc, ${el} ms)"
+		not_ok "$desc: answered within $lim ms$was"
 		sed 's/^/#   /' "$T/fast.out"
 	fi
 }
