@@ -217,14 +217,19 @@ conc_child(struct conc_shm *m, int i, int floor, struct echo *e)
 	_exit(0);
 }
 
-/* N client processes for SECS; calls/s and the worst client's p99. */
+/*
+ * N client processes for SECS; calls/s, the worst client's p99 and the
+ * daemon's CPU time per call, in us (bart only: less noisy than calls/s
+ * on a shared machine).
+ */
 static void
-conc_run(struct echo *e, int floor, int n, double *cps, double *p99)
+conc_run(struct echo *e, int floor, int n, double *cps, double *p99,
+    double *cpu)
 {
 	struct conc_shm	*m;
 	pid_t		 pid[8];
 	double		*v, worst = 0, x;
-	uint64_t	 total = 0, t0;
+	uint64_t	 total = 0, t0, c0;
 	int		 i, j, st, ready;
 
 	m = shared_alloc(sizeof(*m));
@@ -247,6 +252,7 @@ conc_run(struct echo *e, int floor, int n, double *cps, double *p99)
 				die("a concurrency client failed to start");
 		usleep(10000);
 	}
+	c0 = floor ? 0 : svc_cpu_ns();
 	t0 = now_ns();
 	m->stop_ns = t0 + (uint64_t)(B->p.conc_secs * 1e9);
 	m->go = 1;
@@ -271,6 +277,8 @@ conc_run(struct echo *e, int floor, int n, double *cps, double *p99)
 	}
 	*cps = (double)total / B->p.conc_secs;
 	*p99 = worst;
+	*cpu = !floor && total > 0 ? (double)(svc_cpu_ns() - c0) / 1000.0 /
+	    (double)total : 0;
 	shared_free(m, sizeof(*m));
 }
 
@@ -279,26 +287,26 @@ bench_conc(void)
 {
 	static const int	 ns[] = { 1, 2, 4, 8 };
 	struct echo		*e;
-	double			 fc, fp, bc, bp;
+	double			 fc, fp, bc, bp, bu, x;
 	char			 key[64];
 	size_t			 i;
 
 	say("\n== 3. concurrency over tcp, %.1f s per point: N client "
 	    "processes, count(1) vs floor echo\n", B->p.conc_secs);
-	say("%-8s %12s %12s %7s %12s %12s\n", "clients", "floor call/s",
-	    "bart call/s", "ratio", "floor p99", "bart p99");
+	say("%-8s %12s %12s %7s %12s %12s %9s\n", "clients", "floor call/s",
+	    "bart call/s", "ratio", "floor p99", "bart p99", "cpu/call");
 	e = echo_start(B->call_bytes, B->reply_bytes);
 	for (i = 0; i < sizeof(ns) / sizeof(ns[0]) && !over_time(); i++) {
 		/* Alternate which goes first, so drift hits both. */
 		if (i % 2 == 0) {
-			conc_run(e, 1, ns[i], &fc, &fp);
-			conc_run(e, 0, ns[i], &bc, &bp);
+			conc_run(e, 1, ns[i], &fc, &fp, &x);
+			conc_run(e, 0, ns[i], &bc, &bp, &bu);
 		} else {
-			conc_run(e, 0, ns[i], &bc, &bp);
-			conc_run(e, 1, ns[i], &fc, &fp);
+			conc_run(e, 0, ns[i], &bc, &bp, &bu);
+			conc_run(e, 1, ns[i], &fc, &fp, &x);
 		}
-		say("%-8d %12.0f %12.0f %6.2fx %10.1fus %10.1fus\n", ns[i], fc,
-		    bc, fc > 0 ? bc / fc : 0, fp, bp);
+		say("%-8d %12.0f %12.0f %6.2fx %10.1fus %10.1fus %7.1fus\n",
+		    ns[i], fc, bc, fc > 0 ? bc / fc : 0, fp, bp, bu);
 		snprintf(key, sizeof(key), "conc.%d.floor.calls_per_s", ns[i]);
 		tsv(key, fc, "1/s");
 		snprintf(key, sizeof(key), "conc.%d.count.calls_per_s", ns[i]);
@@ -309,6 +317,9 @@ bench_conc(void)
 		tsv(key, fp, "us");
 		snprintf(key, sizeof(key), "conc.%d.count.p99_worst", ns[i]);
 		tsv(key, bp, "us");
+		snprintf(key, sizeof(key), "conc.%d.count.svc_cpu_per_call",
+		    ns[i]);
+		tsv(key, bu, "us");
 	}
 	echo_stop(e);
 }

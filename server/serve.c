@@ -692,15 +692,16 @@ serve_events(struct serve *s, const struct epoll_event *ev, int n,
 
 /*
  * Is another client likely to call before this group's commit?  Yes if
- * the group holds more than one call, or its first call came on another
- * connection than the last group's: a lone client (a group of one, on
- * the same connection, round after round) never pays for a look.
+ * the group holds more than one call, or its one call came on another
+ * connection than the last group's while others are open.  A lone
+ * client never pays for a look: neither one on its own connection,
+ * round after round, nor one-shot processes, a connection each.
  */
 static int
 group_shared(const struct serve *s)
 {
-	return s->nheld > 1 ||
-	    (s->nheld == 1 && s->held[0].conn != s->last_conn);
+	return s->nheld > 1 || (s->nheld == 1 &&
+	    s->held[0].conn != s->last_conn && conns_live(s->cs) > 1);
 }
 
 /*
