@@ -80,6 +80,15 @@ START_TEST(text_exact)
 	ck_assert_str_eq(buf, "I was called 1234567 times.");
 	counter_text(INT64_MAX, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "I was called 9223372036854775807 times.");
+	counter_text(-12, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "I was called -12 times.");
+	counter_text(INT64_MIN, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "I was called -9223372036854775808 times.");
+	/* Exactly fits: 21 characters and the NUL. */
+	counter_text(5, buf, 22);
+	ck_assert_str_eq(buf, "I was called 5 times.");
+	counter_text(5, buf, 21);
+	ck_assert_str_eq(buf, "I was called 5 times");
 }
 END_TEST
 
