@@ -185,8 +185,8 @@ unix_connect(const char *path, struct sockaddr_un *sun)
 }
 
 /* A CLIENT that owns FD (no reserved port: we made the socket). */
-static CLIENT *
-fd_client(int fd, struct netconfig *nc, void *sa, socklen_t len,
+CLIENT *
+lib_fd_client(int fd, struct netconfig *nc, void *sa, socklen_t len,
     rpcprog_t prog, rpcvers_t vers)
 {
 	struct netbuf	 nb;
@@ -244,7 +244,7 @@ local_port(const char *netid, unsigned int timeout_ms)
 	if ((lnc = getnetconfigent("local")) == NULL)
 		return 0;
 	if ((fd = unix_connect(_PATH_RPCBINDSOCK, &sun)) == -1 ||
-	    (rb = fd_client(fd, lnc, &sun, sizeof(sun), RPCBPROG,
+	    (rb = lib_fd_client(fd, lnc, &sun, sizeof(sun), RPCBPROG,
 	    RPCBVERS)) == NULL)
 		goto out;
 	tv = ms_tv(timeout_ms);
@@ -279,7 +279,7 @@ fast_local(struct bart *b, const char *netid, struct netconfig *nc)
 	if (strcmp(nc->nc_protofmly, NC_LOOPBACK) == 0) {
 		if ((fd = unix_connect(LOCAL_SOCK, &sun)) == -1)
 			return NULL;
-		return fd_client(fd, nc, &sun, sizeof(sun), BART_PROG,
+		return lib_fd_client(fd, nc, &sun, sizeof(sun), BART_PROG,
 		    BART_VERS);
 	}
 	if ((port = local_port(netid, b->timeout_ms)) == 0)
@@ -306,63 +306,7 @@ fast_local(struct bart *b, const char *netid, struct netconfig *nc)
 		close(fd);
 		return NULL;
 	}
-	return fd_client(fd, nc, &ss, len, BART_PROG, BART_VERS);
-}
-
-/*
- * A host of a list: does its rpcbind accept a TCP connection within
- * MS?  libtirpc connects with a blocking connect(), which waits minutes
- * for a host whose packets vanish; this bounded knock lets the list move
- * on within its share of the timeout.  0 if it answered.
- */
-static int
-knock(struct bart *b, const struct netconfig *nc, unsigned int ms)
-{
-	struct addrinfo	 hints, *res = NULL;
-	struct pollfd	 pfd;
-	socklen_t	 elen = sizeof(int);
-	char		 t[32];
-	int		 fd = -1, e = 0, n, rc = -1;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = strcmp(nc->nc_protofmly, NC_INET6) == 0 ? AF_INET6 :
-	    AF_INET;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	if (getaddrinfo(conn_host(b), "111", &hints, &res) != 0 || res == NULL)
-		return 0;	/* let libtirpc word it: unknown host */
-	if ((fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC |
-	    SOCK_NONBLOCK, 0)) == -1) {
-		rc = 0;		/* no knock: libtirpc's way, unbounded */
-		goto out;
-	}
-	if (connect(fd, res->ai_addr, res->ai_addrlen) == 0)
-		rc = 0;
-	else if (errno == EINPROGRESS) {
-		pfd.fd = fd;
-		pfd.events = POLLOUT;
-		do
-			n = poll(&pfd, 1, (int)ms);
-		while (n == -1 && errno == EINTR);
-		if (n == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &e,
-		    &elen) == 0 && e == 0)
-			rc = 0;
-		else if (n == 0) {
-			snprintf(t, sizeof(t), "%g s", ms / 1000.0);
-			lib_fail(b, BART_ERR_RPCBIND_TIMEDOUT, "no answer from "
-			    "rpcbind within %s (host down or filtered?)", t);
-			goto out;
-		} else
-			errno = e;
-	}
-	if (rc == -1)
-		lib_fail(b, BART_ERR_NORPCBIND, "cannot reach rpcbind (is "
-		    "rpcbind running?): %s", strerror(errno));
-out:
-	if (fd != -1)
-		close(fd);
-	freeaddrinfo(res);
-	return rc;
+	return lib_fd_client(fd, nc, &ss, len, BART_PROG, BART_VERS);
 }
 
 /* Remember where the server is: chat accepts DELIVER only from there. */
@@ -387,6 +331,8 @@ open_netid(struct bart *b, struct link *l, const char *netid)
 	struct netconfig	*nc;
 	struct timeval		 tv;
 	const char		*host = conn_host(b);
+	char			 t[32];
+	int			 silent = 0;
 
 	/* An IPv6 literal needs the IPv6 twin of tcp or udp. */
 	if (strchr(host, ':') != NULL && (strcmp(netid, "tcp") == 0 ||
@@ -403,16 +349,19 @@ open_netid(struct bart *b, struct link *l, const char *netid)
 		host = "localhost";
 	if (lib_is_local(host))
 		l->cl = fast_local(b, netid, nc);
-	/* A list must not hang on one host: knock first (stream only). */
-	if (l->cl == NULL && b->nlist > 1 && !lib_is_local(host) &&
-	    nc->nc_semantics != NC_TPI_CLTS && knock(b, nc, open_ms(b)) == -1) {
-		freenetconfigent(nc);
-		return b->err;
-	}
-	if (l->cl == NULL)
+	/* Another host over a stream: every step within the time. */
+	else if (nc->nc_semantics != NC_TPI_CLTS)
+		l->cl = stream_open(host, nc, open_ms(b), &silent);
+	if (l->cl == NULL && !silent && (lib_is_local(host) ||
+	    nc->nc_semantics == NC_TPI_CLTS))
 		l->cl = clnt_tp_create_timed(host, BART_PROG, BART_VERS, nc,
 		    &tv);
 	freenetconfigent(nc);
+	if (l->cl == NULL && silent)
+		return lib_fail(b, BART_ERR_NOANSWER, "rpcbind names bart's %s "
+		    "port, but it does not answer within %s (host down or "
+		    "the port filtered?)", netid, (snprintf(t, sizeof(t),
+		    "%g s", open_ms(b) / 1000.0), t));
 	if (l->cl == NULL)
 		return create_error(b, netid);
 	tv = ms_tv(b->timeout_ms);

@@ -64,5 +64,7 @@ void	lib_reqid(struct bart *, bart_reqid *);
 int	lib_status(struct bart *, bart_status);
 int	lib_since(struct bart *, uint64_t, unsigned int, chat_since_res *);
 int	lib_is_local(const char *);
+CLIENT	*lib_fd_client(int, struct netconfig *, void *, socklen_t, rpcprog_t,
+	    rpcvers_t);
 
 #endif

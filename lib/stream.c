@@ -8,12 +8,21 @@
  * and its reply record read by us (RFC 5531 section 11: any number of
  * fragments, at most STREAM_REPLY_MAX bytes), on the CLIENT's own
  * socket, which libtirpc then never reads or writes.
+ *
+ * Opening is bounded the same way: libtirpc's clnt_tp_create_timed
+ * bounds the rpcbind question, but its connect() blocks, for minutes
+ * when a server's port drops packets (a firewall), whatever -t says;
+ * and it asks rpcbind over a blocking connect too.  stream_open asks
+ * rpcbind (GETADDR) and connects to bart, each within the deadline.
  */
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <netdb.h>
 #include <poll.h>
 #include <rpc/rpc.h>
+#include <rpc/rpcb_prot.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -242,32 +251,113 @@ out:
 }
 
 /*
- * Call PROC of bart on stream client CL: arguments XA/A, results XR/R,
- * everything done by DEADLINE (util_now_us).  The same clnt_stat
- * values as clnt_call.
+ * Call PROC on stream client CL (its program and version): arguments
+ * XA/A, results XR/R, everything done by DEADLINE (util_now_us).  The
+ * same clnt_stat values as clnt_call.
  */
 enum clnt_stat
 stream_call(CLIENT *cl, rpcproc_t proc, xdrproc_t xa, void *a,
     xdrproc_t xr, void *r, uint64_t deadline)
 {
 	unsigned char	 out[STREAM_CALL_MAX];
-	uint32_t	 xid, mark;
+	uint32_t	 xid, mark, prog, vers;
 	enum clnt_stat	 st;
 	size_t		 len;
 	int		 fd;
 
 	if (!clnt_control(cl, CLGET_FD, (char *)&fd) ||
-	    !clnt_control(cl, CLGET_XID, (char *)&xid))
+	    !clnt_control(cl, CLGET_XID, (char *)&xid) ||
+	    !clnt_control(cl, CLGET_PROG, (char *)&prog) ||
+	    !clnt_control(cl, CLGET_VERS, (char *)&vers))
 		return RPC_FAILED;
 	/* The CLIENT's own sequence: each call a new xid. */
 	xid++;
 	clnt_control(cl, CLSET_XID, (char *)&xid);
-	if ((len = util_call_encode(out + 4, sizeof(out) - 4, xid, BART_PROG,
-	    BART_VERS, proc, xa, a)) == 0)
+	if ((len = util_call_encode(out + 4, sizeof(out) - 4, xid, prog,
+	    vers, proc, xa, a)) == 0)
 		return RPC_CANTENCODEARGS;
 	mark = htonl(MARK_LAST | (uint32_t)len);
 	memcpy(out, &mark, 4);
 	if ((st = send_all(fd, out, len + 4, deadline)) != RPC_SUCCESS)
 		return st;
 	return recv_reply(fd, xid, xr, r, deadline);
+}
+
+/* Connect to SA within DEADLINE: a CLIENT for PROG/VERS, or NULL. */
+static CLIENT *
+connect_by(const struct sockaddr *sa, socklen_t len, struct netconfig *nc,
+    rpcprog_t prog, rpcvers_t vers, uint64_t deadline, int *silent)
+{
+	int	fd;
+
+	if ((fd = util_connect_timed(sa, len, ms_until(deadline))) == -1) {
+		*silent = errno == ETIMEDOUT;
+		rpc_createerr.cf_stat = *silent ? RPC_TIMEDOUT : RPC_SYSTEMERROR;
+		rpc_createerr.cf_error.re_errno = errno;
+		return NULL;
+	}
+	return lib_fd_client(fd, nc, (void *)(uintptr_t)sa, len, prog, vers);
+}
+
+/*
+ * A CLIENT for bart on HOST over stream netconfig NC, opened within MS:
+ * rpcbind's GETADDR (RFC 1833) over a connection of our own, then bart
+ * at the address it names.  NULL on failure with rpc_createerr set as
+ * libtirpc sets it (lib_create_error words it), and *PORT_SILENT if
+ * rpcbind answered but bart's own port did not within the time.
+ */
+CLIENT *
+stream_open(const char *host, struct netconfig *nc, unsigned int ms,
+    int *port_silent)
+{
+	struct addrinfo	 hints, *res = NULL;
+	struct netbuf	*nb = NULL;
+	uint64_t	 deadline = util_now_us() + (uint64_t)ms * 1000;
+	CLIENT		*rb = NULL, *cl = NULL;
+	RPCB		 q;
+	char		*ua = NULL;
+	enum clnt_stat	 st;
+	int		 silent = 0;
+
+	*port_silent = 0;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = strcmp(nc->nc_protofmly, NC_INET6) == 0 ? AF_INET6 :
+	    AF_INET;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if (getaddrinfo(host, "111", &hints, &res) != 0 || res == NULL) {
+		rpc_createerr.cf_stat = RPC_UNKNOWNHOST;
+		return NULL;
+	}
+	if ((rb = connect_by(res->ai_addr, res->ai_addrlen, nc, RPCBPROG,
+	    RPCBVERS, deadline, &silent)) == NULL)
+		goto out;
+	memset(&q, 0, sizeof(q));
+	q.r_prog = BART_PROG;
+	q.r_vers = BART_VERS;
+	q.r_netid = nc->nc_netid;
+	q.r_addr = q.r_owner = (char *)(uintptr_t)"";
+	st = stream_call(rb, RPCBPROC_GETADDR, (xdrproc_t)xdr_rpcb, &q,
+	    (xdrproc_t)xdr_wrapstring, &ua, deadline);
+	if (st != RPC_SUCCESS) {
+		rpc_createerr.cf_stat = st == RPC_TIMEDOUT ? RPC_TIMEDOUT :
+		    RPC_PMAPFAILURE;
+		goto out;
+	}
+	if (ua == NULL || *ua == '\0' || (nb = uaddr2taddr(nc, ua)) == NULL) {
+		rpc_createerr.cf_stat = RPC_PROGNOTREGISTERED;
+		goto out;
+	}
+	cl = connect_by(nb->buf, nb->len, nc, BART_PROG, BART_VERS, deadline,
+	    port_silent);
+out:
+	if (rb != NULL)
+		clnt_destroy(rb);
+	if (nb != NULL) {
+		free(nb->buf);
+		free(nb);
+	}
+	xdr_free((xdrproc_t)xdr_wrapstring, (char *)&ua);
+	freeaddrinfo(res);
+	return cl;
 }

@@ -3,10 +3,13 @@
 #ifndef LIBBART_STREAM_H
 #define LIBBART_STREAM_H
 
+#include <netconfig.h>
 #include <rpc/rpc.h>
 #include <stdint.h>
 
 enum clnt_stat	stream_call(CLIENT *, rpcproc_t, xdrproc_t, void *, xdrproc_t,
 		    void *, uint64_t);
+CLIENT		*stream_open(const char *, struct netconfig *, unsigned int,
+		    int *);
 
 #endif
