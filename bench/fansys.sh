@@ -5,8 +5,9 @@
 # load (unlike times).  In its own network+mount namespace with its own
 # rpcbind (as bench/run.sh): bart_svc, one bart_subsim with N simulated
 # subscribers (1000), then K messages (10) 500 ms apart (so each goes
-# alone, not batched with the next) while strace -c counts the daemon's
-# calls (all threads: -f) and the simulator's.
+# alone, not batched with the next) while strace counts the calls of
+# the daemon's delivery thread (the thread that sends; the others are
+# summed apart) and the simulator's.
 set -u
 if [ "${1:-}" = --inside ]; then
 	bin=$2 n=$3 k=$4 T=$(mktemp -d)
@@ -44,7 +45,9 @@ if [ "${1:-}" = --inside ]; then
 	# One message first, so every callback connection is open.
 	"$bin/bart_subsim" -S 1 >/dev/null
 	sleep 1
-	strace -c -f -o "$T/svc.st" -p "$svc" & st1=$!
+	# The daemon per thread (-f, one line per call), to tell the
+	# delivery thread (the one that sends) from the RPC thread.
+	strace -f -qq -o "$T/svc.tr" -p "$svc" & st1=$!
 	strace -c -o "$T/sim.st" -p "$sim" & st2=$!
 	sleep 1
 	"$bin/bart_subsim" -S "$k" -I 500 >"$T/sent"
@@ -55,15 +58,31 @@ if [ "${1:-}" = --inside ]; then
 	sleep 0.5
 	kill -INT $st1 $st2
 	wait $st1 $st2 2>/dev/null
-	for w in svc sim; do
-		echo "== $w: calls per subscriber per message (N=$n, K=$k)"
-		awk -v d=$((n * k)) '$1 ~ /^[0-9.]+$/ && NF >= 5 &&
-		    $NF != "total" {
-			c = $4; name = $NF
-			printf "%-14s %8d  %.3f\n", name, c, c / d; tot += c }
-			END { printf "%-14s %8d  %.3f\n", "total", tot, tot / d }' \
-		    "$T/$w.st"
-	done
+	echo "== bart_svc: calls per subscriber per message (N=$n, K=$k)"
+	awk -v d=$((n * k)) '{
+		tid = $1; c = $2; sub(/\(.*/, "", c)
+		if (c ~ /^[a-z_0-9]+$/) { cnt[tid, c]++; tot[tid]++; calls[c] = 1 }
+		if (c == "sendto" && ++snd[tid] > best) { best = snd[tid]; dt = tid }
+	} END {
+		for (c in calls)
+			if (cnt[dt, c] > 0)
+				printf "%-14s %8d  %.3f  (delivery thread)\n", c,
+				    cnt[dt, c], cnt[dt, c] / d
+		printf "%-14s %8d  %.3f  (delivery thread)\n", "total",
+		    tot[dt], tot[dt] / d
+		for (t in tot)
+			if (t != dt)
+				other += tot[t]
+		printf "%-14s %8d  %.3f  (the other threads)\n", "total",
+		    other, other / d
+	}' "$T/svc.tr" | sort -k1,1 -s
+	echo "== bart_subsim: calls per subscriber per message"
+	awk -v d=$((n * k)) '$1 ~ /^[0-9.]+$/ && NF >= 5 &&
+	    $NF != "total" {
+		c = $4; name = $NF
+		printf "%-14s %8d  %.3f\n", name, c, c / d; tot += c }
+		END { printf "%-14s %8d  %.3f\n", "total", tot, tot / d }' \
+	    "$T/sim.st"
 	exit 0
 fi
 bin=$(cd "${1:?usage: bench/fansys.sh BUILD_DIR [N [K]]}" && pwd)
