@@ -8,7 +8,8 @@
 # sanitizer-log check in lib.sh).
 TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer -O1 -g
 TSAN_TESTS := tests/integration/t_chat.sh tests/integration/t_push.sh \
-	      tests/integration/t_pg_silent.sh tests/integration/t_push_window.sh
+	      tests/integration/t_pg_silent.sh \
+	      tests/integration/t_push_window.sh
 
 .PHONY: tsan tsan-check
 tsan:
