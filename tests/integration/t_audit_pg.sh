@@ -5,7 +5,8 @@
 # PGPASSFILE working, BART_OPTS and PGPASSFILE in /etc/default/bart
 # through the sysvinit script, a reply lost after the commit (the same
 # identity resent to the next host of the list: the first answer,
-# counted once, over tcp and udp), BART_EUNAVAIL's exit code and words
+# counted once, over tcp and udp), a half-closed client's pipelined
+# calls through the database worker, BART_EUNAVAIL's exit code and words
 # as man/bart_clnt.1 has them.
 # Hosts (netns.sh): p = PostgreSQL, a b = bart servers, x = client.
 . "$(dirname "$0")/lib.sh"
@@ -168,6 +169,17 @@ for k in tcp udp; do
 	else not_ok "$k: ... within -t 4 ($ms ms)"; fi
 done
 hrun a nft delete table inet bart_mute
+
+# ---- a half-closed client on the PostgreSQL store ------------------------------
+# 100 COUNTs pipelined, then SHUT_WR: the calls wait for the database
+# worker (16 at most per connection), every one is answered before the
+# connection closes, and each counted once.
+PROBE="$ROOT/tests/tools/rpcprobe.py"
+c0=$(db_counter)
+expect_eq "PostgreSQL: 100 COUNTs, then SHUT_WR: 100 replies" "reply 100" \
+    "$(hrun a "$PROBE" -t 10 pipeline 100 0xa3)"
+expect_eq "... and the shared counter grew by exactly 100" $((c0 + 100)) \
+    "$(db_counter)"
 
 # ---- BART_EUNAVAIL: exit 71, the words of man/bart_clnt.1 -----------------------
 pg_stop p
