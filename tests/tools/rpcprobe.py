@@ -32,6 +32,10 @@ the port, and talks to it over its own sockets.
                        dribble  (one byte of the reply every 0.3 s),
                        huge     (a fragment claiming 2 GB, then zeros),
                        silent   (never), udp-silent (never, over udp)
+  deaf N PROG SECS     N chat subscribers (callback programs PROG,
+                       PROG+1, ...) that answer the server's NULLPROC
+                       probe and then never read again, for SECS;
+                       prints "subscribed=K"
   stats                STATS: prints the counter
   count CLIENT SEQ UP  COUNT with this identity: prints its total
   getport PROG VERS PROTO  PMAPPROC_GETPORT (6 tcp, 17 udp)
@@ -238,12 +242,12 @@ def dribble(opt, zero, secs):
     return 0 if n > 0 else 1
 
 
-def rpcb_set(proc, netid, uaddr):
+def rpcb_set(proc, netid, uaddr, prog=BART_PROG):
     """RFC 1833 RPCBPROC_SET (1) / UNSET (2), version 3, over AF_LOCAL."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(2)
     s.connect("/run/rpcbind.sock")
-    args = (u32(BART_PROG) + u32(BART_VERS) + xdr_string(netid.encode()) +
+    args = (u32(prog) + u32(1) + xdr_string(netid.encode()) +
             xdr_string(uaddr.encode()) + xdr_string(b"0"))
     s.sendall(record(call(0x5e7 + proc, 100000, 3, proc, args)))
     body = reply_body(Reader(s).record())
@@ -318,6 +322,58 @@ def fakesvc(mode, secs):
     return 0
 
 
+def deaf(opt, n, prog0, secs):
+    """Subscribers whose callback stops reading after the probe."""
+    import select
+    import time
+    lsn, cbs, subs = {}, {}, 0
+    for i in range(n):
+        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(4)
+        port = ls.getsockname()[1]
+        ua = "127.0.0.1.%d.%d" % (port >> 8, port & 255)
+        rpcb_set(2, "tcp", "", prog0 + i)
+        if rpcb_set(1, "tcp", ua, prog0 + i):
+            lsn[ls] = prog0 + i
+    # CHAT_SUBSCRIBE(cb_prog, cb_vers 1, last_seen 0) for each, while
+    # answering the probes (NULLPROC) that each SUBSCRIBE makes.
+    s = connect(opt)
+    rd = Reader(s)
+    for ls, prog in lsn.items():
+        s.sendall(record(call(prog, BART_PROG, BART_VERS, 4,
+                              u32(prog) + u32(1) + u64(0))))
+        s.setblocking(False)
+        end = time.monotonic() + 5
+        body = None
+        while body is None and time.monotonic() < end:
+            r, _, _ = select.select([s] + list(lsn) + list(cbs), [], [], 0.1)
+            for x in r:
+                if x is s:
+                    try:
+                        s.setblocking(True)
+                        body = reply_body(rd.record())
+                    finally:
+                        s.setblocking(False)
+                elif x in lsn:
+                    c, _ = x.accept()
+                    cbs[c] = b""
+                elif x in cbs and cbs[x] is not None:
+                    cbs[x] += x.recv(65536)
+                    if len(cbs[x]) >= 8:     # the probe: answer, go deaf
+                        xid = cbs[x][4:8]
+                        x.sendall(record(xid + u32(1) + u32(0) * 4))
+                        cbs[x] = None
+        s.setblocking(True)
+        subs += body is not None and struct.unpack(">I", body[:4])[0] == 0
+    s.close()
+    print("subscribed=%d" % subs, flush=True)
+    time.sleep(secs)
+    for prog in lsn.values():
+        rpcb_set(2, "tcp", "", prog)
+    return 0 if subs == n else 1
+
+
 def main():
     opts, args = getopt.getopt(sys.argv[1:], "p:u:t:")
     opt = {"p": 0, "u": "", "t": 5.0}
@@ -388,6 +444,8 @@ def main():
         return 0
     if cmd == "fakesvc":
         return fakesvc(args[1], float(args[2]))
+    if cmd == "deaf":
+        return deaf(opt, int(args[1]), int(args[2], 0), float(args[3]))
     if cmd == "stats":
         r = one(opt, record(call(7, BART_PROG, BART_VERS, 7)), 7)
         return show(r, lambda b: struct.unpack(">q", b[4:12])[0])
