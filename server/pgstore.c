@@ -734,6 +734,34 @@ uri_secret(const char *s)
 }
 
 /*
+ * A dbname that is itself a connection string or URI (libpq accepts
+ * one there) with a password in it: as good as one in CONNINFO, and
+ * the logs name dbname.
+ */
+static int
+dbname_secret(const char *v)
+{
+	PQconninfoOption	*opts, *o;
+	char			*err = NULL;
+	int			 found = 0;
+
+	if (uri_secret(v))
+		return 1;
+	if (strchr(v, '=') == NULL)
+		return 0;
+	if ((opts = PQconninfoParse(v, &err)) == NULL) {
+		PQfreemem(err);
+		return 0;
+	}
+	for (o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val != NULL &&
+		    *o->val != '\0')
+			found = 1;
+	PQconninfoFree(opts);
+	return found;
+}
+
+/*
  * Open the store CONNINFO (a libpq connection string or URI).  NULL on
  * failure, with one line logged: bad string, password in it, no
  * connection (wrong password, unreachable), or a schema we do not know.
@@ -757,8 +785,9 @@ pgstore_open(const char *conninfo)
 		return NULL;
 	}
 	for (o = opts; o->keyword != NULL; o++) {
-		if (strcmp(o->keyword, "password") == 0 && o->val != NULL &&
-		    *o->val != '\0') {
+		if (o->val != NULL && ((strcmp(o->keyword, "password") == 0 &&
+		    *o->val != '\0') || (strcmp(o->keyword, "dbname") == 0 &&
+		    dbname_secret(o->val)))) {
 			log_warnx("--store: no password in the connection "
 			    "string (it would show in ps and logs): put it in "
 			    "~/.pgpass, PGPASSFILE or a PGSERVICE file");
