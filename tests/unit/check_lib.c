@@ -19,7 +19,12 @@
 
 #include <check.h>
 
+#include <netconfig.h>
+#include <sys/un.h>
+
 #include "../../lib/cbsvc.h"	/* with it lib/bart.h and the rpcgen header */
+#include "../../lib/lib.h"
+#include "../../lib/stream.h"
 #include "cmd.h"
 #include "json.h"
 #include "suites.h"
@@ -354,6 +359,90 @@ START_TEST(cb_idle_between_records)
 }
 END_TEST
 
+/* ---- stream_call: one deadline, fragments, the reply cap ------------ */
+
+static CLIENT	*scl;
+
+static void
+stream_setup(void)
+{
+	struct netconfig	*nc;
+	struct sockaddr_un	 sun;
+	int			 sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_ptr_nonnull(nc = getnetconfigent("local"));
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	ck_assert_ptr_nonnull(scl = lib_fd_client(sv[0], nc, &sun,
+	    sizeof(sun), BART_PROG, BART_VERS));
+	freenetconfigent(nc);
+	peer = sv[1];
+}
+
+static void
+stream_teardown(void)
+{
+	clnt_destroy(scl);
+	close(peer);
+}
+
+/* The xid the next stream_call on scl will use. */
+static uint32_t
+next_xid(void)
+{
+	uint32_t	x;
+
+	ck_assert(clnt_control(scl, CLGET_XID, (char *)&x));
+	return x + 1;
+}
+
+/* An accepted, successful reply to XID with no results, in FRAGS. */
+static void
+reply_void(uint32_t xid, int frags)
+{
+	uint32_t	w[6] = { htonl(xid), htonl(REPLY), 0, 0, 0, 0 };
+
+	send_record((unsigned char *)w, sizeof(w), frags);
+}
+
+START_TEST(stream_fragments_stale_cap)
+{
+	uint64_t	t0;
+	uint32_t	x, mark;
+
+	/* A late reply to an older call first, then ours in 3 fragments. */
+	x = next_xid();
+	reply_void(x - 5, 1);
+	reply_void(x, 3);
+	ck_assert_int_eq(stream_call(scl, NULLPROC, XDR_VOID, NULL, XDR_VOID,
+	    NULL, util_now_us() + 1000000), RPC_SUCCESS);
+	/* Nothing comes: RPC_TIMEDOUT at the deadline, not later. */
+	t0 = util_now_us();
+	ck_assert_int_eq(stream_call(scl, NULLPROC, XDR_VOID, NULL, XDR_VOID,
+	    NULL, t0 + 100000), RPC_TIMEDOUT);
+	ck_assert_uint_lt(util_now_us() - t0, 1000000);
+	/* Half a record when the time is up: the stream is given up. */
+	mark = htonl(0x80000000u | 24);
+	ck_assert_int_eq(write(peer, &mark, 4), 4);
+	ck_assert_int_eq(stream_call(scl, NULLPROC, XDR_VOID, NULL, XDR_VOID,
+	    NULL, util_now_us() + 100000), RPC_TIMEDOUT);
+	ck_assert_int_eq(stream_call(scl, NULLPROC, XDR_VOID, NULL, XDR_VOID,
+	    NULL, util_now_us() + 100000), RPC_CANTSEND);
+}
+END_TEST
+
+START_TEST(stream_huge_fragment)
+{
+	uint32_t	w[2] = { htonl(0x7fffffffu), 0 };
+
+	w[1] = htonl(next_xid());
+	ck_assert_int_eq(write(peer, w, sizeof(w)), (ssize_t)sizeof(w));
+	ck_assert_int_eq(stream_call(scl, NULLPROC, XDR_VOID, NULL, XDR_VOID,
+	    NULL, util_now_us() + 1000000), RPC_CANTRECV);
+}
+END_TEST
+
 Suite *
 lib_suite(void)
 {
@@ -375,6 +464,11 @@ lib_suite(void)
 	tcase_add_test(tc, cb_bounds);
 	tcase_add_test(tc, cb_partial_deadline);
 	tcase_add_test(tc, cb_idle_between_records);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("stream");
+	tcase_add_checked_fixture(tc, stream_setup, stream_teardown);
+	tcase_add_test(tc, stream_fragments_stale_cap);
+	tcase_add_test(tc, stream_huge_fragment);
 	suite_add_tcase(s, tc);
 	return s;
 }
