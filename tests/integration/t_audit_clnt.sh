@@ -5,7 +5,8 @@
 # (a stranger's implementation of RFC 5531 and RFC 1833): one that
 # sends its reply a byte every 0.3 s (libtirpc waits -t for each read:
 # 20 s for -t 1), one that never answers, one whose reply claims a
-# 2 GB fragment and streams zeros, a silent one over udp; then the real
+# 2 GB fragment and streams zeros, a silent one over udp and one that
+# answers with another xid every 0.2 s; then the real
 # daemon over the same stream path: small and large replies (history
 # of 64 long messages, several reads), tcp and local.
 . "$(dirname "$0")/lib.sh"
@@ -55,6 +56,11 @@ stop_pid $FAKE
 
 fake udp-silent
 within "udp, a server that never answers: count 1" 75 \
+    "may or may not have landed" -T udp -t 1 localhost count 1
+stop_pid $FAKE
+
+fake udp-junk
+within "udp, replies with another xid every 0.2 s: count 1 times out" 75 \
     "may or may not have landed" -T udp -t 1 localhost count 1
 stop_pid $FAKE
 

@@ -31,7 +31,8 @@ the port, and talks to it over its own sockets.
                        reads calls and answers each as MODE says:
                        dribble  (one byte of the reply every 0.3 s),
                        huge     (a fragment claiming 2 GB, then zeros),
-                       silent   (never), udp-silent (never, over udp)
+                       silent   (never), udp-silent (never, over udp),
+                       udp-junk (a reply with another xid every 0.2 s)
   deaf N PROG SECS     N chat subscribers (callback programs PROG,
                        PROG+1, ...) that answer the server's NULLPROC
                        probe and then never read again, for SECS;
@@ -277,13 +278,17 @@ def fakesvc(mode, secs):
     # Any call is answered as a COUNT: BART_OK, total 5, its words.
     res = u32(0) + u64(5) + xdr_string(b"I was called 5 times.")
     inbuf, outbuf = {}, {}          # per connection
+    junk = []                       # udp-junk: (peer, wrong xid)
     end = time.monotonic() + secs
     try:
         while time.monotonic() < end:
             r, _, _ = select.select([ls] + list(inbuf), [], [], 0.3)
             for s in r:
                 if s is ls and udp:
-                    s.recvfrom(9000)        # never answered
+                    b, peer = s.recvfrom(9000)   # never answered
+                    if mode == "udp-junk" and len(b) >= 4:
+                        junk.append((peer, (struct.unpack(">I", b[:4])[0]
+                                            + 1) & 0xffffffff))
                 elif s is ls:
                     c, _ = ls.accept()
                     inbuf[c], outbuf[c] = b"", b""
@@ -307,6 +312,10 @@ def fakesvc(mode, secs):
                         elif mode == "huge":
                             s.sendall(u32(0x7fffffff) + rep)
                             outbuf[s] = b"\0" * 65536
+            for peer, xid in junk:
+                ls.sendto(u32(xid) + u32(1) + u32(0) * 4 + res, peer)
+            if junk:
+                time.sleep(0.2)
             for s in outbuf:
                 if mode == "huge" and outbuf[s]:
                     try:                    # zeros, as fast as taken
