@@ -311,11 +311,11 @@ stream_open(const char *host, struct netconfig *nc, unsigned int ms,
     int *port_silent)
 {
 	struct addrinfo	 hints, *res = NULL;
-	struct netbuf	*nb = NULL;
+	struct netbuf	*nb = NULL, rbaddr;
 	uint64_t	 deadline = util_now_us() + (uint64_t)ms * 1000;
 	CLIENT		*rb = NULL, *cl = NULL;
 	RPCB		 q;
-	char		*ua = NULL;
+	char		*ua = NULL, *here = NULL;
 	enum clnt_stat	 st;
 	int		 silent = 0;
 
@@ -332,11 +332,20 @@ stream_open(const char *host, struct netconfig *nc, unsigned int ms,
 	if ((rb = connect_by(res->ai_addr, res->ai_addrlen, nc, RPCBPROG,
 	    RPCBVERS, deadline, &silent)) == NULL)
 		goto out;
+	/*
+	 * r_addr: the address we reached rpcbind at, as libtirpc sends it:
+	 * rpcbind answers with bart's address on that interface (mergeaddr),
+	 * which matters when bart listens on some addresses only.
+	 */
+	rbaddr.buf = res->ai_addr;
+	rbaddr.len = rbaddr.maxlen = res->ai_addrlen;
+	here = taddr2uaddr(nc, &rbaddr);
 	memset(&q, 0, sizeof(q));
 	q.r_prog = BART_PROG;
 	q.r_vers = BART_VERS;
 	q.r_netid = nc->nc_netid;
-	q.r_addr = q.r_owner = (char *)(uintptr_t)"";
+	q.r_addr = here != NULL ? here : (char *)(uintptr_t)"";
+	q.r_owner = (char *)(uintptr_t)"";
 	st = stream_call(rb, RPCBPROC_GETADDR, (xdrproc_t)xdr_rpcb, &q,
 	    (xdrproc_t)xdr_wrapstring, &ua, deadline);
 	if (st != RPC_SUCCESS) {
@@ -358,6 +367,7 @@ out:
 		free(nb);
 	}
 	xdr_free((xdrproc_t)xdr_wrapstring, (char *)&ua);
+	free(here);
 	freeaddrinfo(res);
 	return cl;
 }
