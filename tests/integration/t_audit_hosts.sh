@@ -16,8 +16,8 @@ for h in a b x; do
 done
 host_svc a -P 5567 || { not_ok "bart_svc on hosta"; finish; exit 1; }
 host_svc b || { not_ok "bart_svc on hostb"; finish; exit 1; }
-SLACK=800
-[ -n "${BART_ASAN:-}" ] && SLACK=2000
+SLACK=1500
+[ -n "${BART_ASAN:-}" ] && SLACK=3000
 
 # within DESC RC OUT-REGEX ERR-REGEX SECS ARGS...: bart_clnt -t SECS ARGS
 # on hostx exits RC within SECS (plus a loaded machine's slack).
