@@ -52,6 +52,7 @@
  * at most that long.  Messages reach the ring in sequence order under
  * feed_mu, whichever thread finds them first.
  */
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
@@ -94,6 +95,39 @@ enum req_kind {
 	REQ_CHAT = 1
 };
 
+/* One job's statement in a pipeline: its text and parameters. */
+struct jsql {
+	const char	*sql;
+	int		 n;
+	char		 b[5][24];
+	const char	*vals[7];
+};
+
+/*
+ * A group of jobs on its way: sent (group_send), its answers read so
+ * far (group_recv), so that the reading can stop and go on later, on
+ * another thread.
+ */
+struct inflight {
+	struct store_job	*js[PG_GROUP_MAX];
+	int			 n;
+	int			 job_of[PG_GROUP_MAX + 2];	/* command: job */
+	PGresult		*res[PG_GROUP_MAX + 2];
+	int			 ncmd, cur;
+	int			 explicit;	/* BEGIN ... COMMIT */
+	int			 sent;		/* the commit may have left */
+	int			 broken;	/* the send failed */
+	int			 synced;	/* the Sync's answer came */
+	uint64_t		 deadline;
+	struct jsql		 q;		/* scratch for job_sql */
+};
+
+/* group_recv says: */
+#define RECV_DONE	0	/* every job has its outcome */
+#define RECV_REFUSED	-1	/* rolled back: run the jobs one by one */
+#define RECV_MORE	1	/* (no waiting) the answers are not all in */
+#define RECV_WORKER	2	/* (no waiting) for the worker from here */
+
 /*
  * Who owns what.  [w] the database worker's alone once it runs (before
  * that, the opening thread's); [f] under feed_mu; [j] under jobs_mu;
@@ -104,6 +138,20 @@ struct pgstore {
 	char			 desc[256];	/* [c] host, port, db, user */
 	PGconn			*conn;		/* [w] NULL while down */
 	int			 down_logged;	/* [w] */
+	/*
+	 * [w] means: under conn_mu once the worker runs.  The worker holds
+	 * it while it works.  The loop takes it (trylock: never waiting)
+	 * for its fast path: when the worker is idle and one call waits,
+	 * the loop sends it and reads the answer itself, never blocking
+	 * (the socket is in the epoll set behind done_fd), and keeps
+	 * conn_mu until then; anything unusual (an error, the deadline, a
+	 * chat line) goes over to the worker, which goes on from there.
+	 */
+	pthread_mutex_t		 conn_mu;
+	struct inflight		 fl;		/* [w] the group in hand */
+	int			 fl_sent;	/* [j] fl handed over by the loop */
+	int			 fast;		/* [j] the loop's fast path runs */
+	int			 fast_fd;	/* the loop's: the socket watched */
 	atomic_int		 want;		/* [a] the worker lost conn */
 	PGconn			*spare;		/* [f] made for it */
 	_Atomic int64_t		 counter;	/* [a] newest total seen */
@@ -124,7 +172,8 @@ struct pgstore {
 	struct store_job	*d_head, *d_tail;	/* [j] done, to collect */
 	unsigned int		 njobs;		/* [j] submitted, not collected */
 	int			 idle;		/* [j] the worker waits on jobs_cv */
-	int			 done_fd;	/* eventfd: the worker rings */
+	int			 done_fd;	/* epoll: ev_fd, the fast socket */
+	int			 ev_fd;		/* eventfd: the worker rings */
 	pthread_t		 worker;
 	atomic_int		 working;	/* [a] the worker runs */
 	atomic_int		 up;		/* [a] the worker has a conn */
@@ -771,6 +820,7 @@ pgstore_open(const char *conninfo)
 {
 	struct pgstore		*p;
 	PQconninfoOption	*opts, *o;
+	struct epoll_event	 ev;
 	char			*err = NULL, buf[1024];
 
 	if ((opts = PQconninfoParse(conninfo, &err)) == NULL) {
@@ -802,14 +852,23 @@ pgstore_open(const char *conninfo)
 		free(p);
 		return NULL;
 	}
-	p->done_fd = -1;
+	p->done_fd = p->ev_fd = p->fast_fd = -1;
 	describe(p, opts);
 	PQconninfoFree(opts);
 	pthread_mutex_init(&p->feed_mu, NULL);
 	pthread_mutex_init(&p->jobs_mu, NULL);
 	pthread_cond_init(&p->jobs_cv, NULL);
-	if ((p->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
-		log_warn("store: eventfd");
+	pthread_mutex_init(&p->conn_mu, NULL);
+	if ((p->ev_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
+	    (p->done_fd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		log_warn("store: eventfd, epoll");
+		goto fail;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.fd = p->ev_fd;
+	if (epoll_ctl(p->done_fd, EPOLL_CTL_ADD, p->ev_fd, &ev) == -1) {
+		log_warn("store: epoll_ctl");
 		goto fail;
 	}
 	if ((p->conn = connect_now(p)) == NULL ||
@@ -870,6 +929,11 @@ pgstore_close(struct pgstore *p)
 {
 	if (p == NULL)
 		return;
+	/* ORDER: the loop's fast path lets go first: the worker may wait. */
+	if (p->fast) {
+		p->fast = 0;
+		pthread_mutex_unlock(&p->conn_mu);
+	}
 	atomic_store(&p->quit, 1);
 	if (atomic_load(&p->working)) {
 		pthread_mutex_lock(&p->jobs_mu);
@@ -888,6 +952,9 @@ pgstore_close(struct pgstore *p)
 	pthread_cond_destroy(&p->jobs_cv);
 	if (p->done_fd != -1)
 		close(p->done_fd);
+	if (p->ev_fd != -1)
+		close(p->ev_fd);
+	pthread_mutex_destroy(&p->conn_mu);
 	free(p->conninfo);
 	free(p);
 }
@@ -1246,6 +1313,10 @@ conn_check(struct pgstore *p)
 
 /* ---- the RPC thread's calls ------------------------------------------ */
 
+static void	group_send(struct pgstore *, struct inflight *);
+static int	group_recv(struct pgstore *, struct inflight *, int);
+static struct store_job *fast_end(struct pgstore *, int);
+
 /*
  * May the calling thread use the connection itself?  Only before the
  * worker runs (opening, the ring's first fill, unit tests) and on the
@@ -1342,8 +1413,13 @@ pgstore_chat_cap(struct pgstore *p, unsigned int max)
 int
 pgstore_check(struct pgstore *p)
 {
-	if (atomic_load(&p->working))
+	if (atomic_load(&p->working)) {
+		/* A fast path past its deadline: the worker finishes it
+		 * (what came in time, or the connection is dropped). */
+		if (p->fast && util_now_us() >= p->fl.deadline)
+			fast_end(p, 0);
 		return atomic_load(&p->up) ? 0 : -1;
+	}
 	return conn_check(p);
 }
 
@@ -1388,10 +1464,89 @@ pgstore_submit(struct pgstore *p, struct store_job *j)
 void
 pgstore_kick(struct pgstore *p)
 {
+	struct inflight		*fl = &p->fl;
+	struct store_job	*j;
+	struct epoll_event	 ev;
+
 	pthread_mutex_lock(&p->jobs_mu);
-	if (p->q_head != NULL && p->idle)
+	if ((j = p->q_head) == NULL || !p->idle || p->fast || p->fl_sent) {
+		pthread_mutex_unlock(&p->jobs_mu);
+		return;
+	}
+	/*
+	 * The fast path: the worker waits, one call is queued (not a chat
+	 * line, whose ring feed may read), the connection is free at once.
+	 * The loop sends it and reads its answer as the socket becomes
+	 * readable (done_fd), never waiting: the two hand-overs between
+	 * threads that would lengthen a lone call are gone.
+	 */
+	if (j->next == NULL && j->op != STORE_OP_CHAT &&
+	    atomic_load(&p->up) && pthread_mutex_trylock(&p->conn_mu) == 0) {
+		if (p->conn != NULL && fl->n == 0) {
+			p->q_head = p->q_tail = NULL;
+			fl->js[0] = j;
+			fl->n = 1;
+			group_send(p, fl);
+			memset(&ev, 0, sizeof(ev));
+			ev.events = EPOLLIN;
+			ev.data.fd = PQsocket(p->conn);
+			p->fast = 1;
+			if (!fl->broken && epoll_ctl(p->done_fd, EPOLL_CTL_ADD,
+			    ev.data.fd, &ev) == 0) {
+				p->fast_fd = ev.data.fd;
+				pthread_mutex_unlock(&p->jobs_mu);
+				return;		/* conn_mu stays with the loop */
+			}
+			p->fast = 0;		/* the worker takes it from here */
+			p->fl_sent = 1;
+		}
+		pthread_mutex_unlock(&p->conn_mu);
+	}
+	pthread_cond_signal(&p->jobs_cv);
+	pthread_mutex_unlock(&p->jobs_mu);
+}
+
+/*
+ * The loop's fast path ends: its job is done (DONE: returned to the
+ * caller), or what is left goes over to the worker.
+ */
+static struct store_job *
+fast_end(struct pgstore *p, int done)
+{
+	struct store_job	*j = NULL;
+
+	epoll_ctl(p->done_fd, EPOLL_CTL_DEL, p->fast_fd, NULL);
+	p->fast_fd = -1;
+	pthread_mutex_lock(&p->jobs_mu);
+	p->fast = 0;
+	if (done) {
+		j = p->fl.js[0];
+		p->fl.n = 0;
+		p->njobs--;
+	} else
+		p->fl_sent = 1;
+	pthread_mutex_unlock(&p->conn_mu);
+	/* Jobs queued meanwhile, or the hand-over: the worker's now. */
+	if (p->q_head != NULL || !done)
 		pthread_cond_signal(&p->jobs_cv);
 	pthread_mutex_unlock(&p->jobs_mu);
+	return j;
+}
+
+/* The loop's fast path: read what came; its job once it is done. */
+static struct store_job *
+fast_step(struct pgstore *p)
+{
+	switch (group_recv(p, &p->fl, 0)) {
+	case RECV_MORE:
+		if (util_now_us() < p->fl.deadline)
+			return NULL;
+		return fast_end(p, 0);	/* the worker says it is lost */
+	case RECV_DONE:
+		return fast_end(p, 1);
+	default:
+		return fast_end(p, 0);
+	}
 }
 
 /*
@@ -1404,15 +1559,18 @@ pgstore_done(struct pgstore *p)
 	struct store_job	*j;
 	uint64_t		 n;
 
+	/* ORDER: the worker's are older than the fast path's job. */
 	pthread_mutex_lock(&p->jobs_mu);
 	if ((j = p->d_head) != NULL) {
 		if ((p->d_head = j->next) == NULL)
 			p->d_tail = NULL;
 		j->next = NULL;
 		p->njobs--;
-	} else if (read(p->done_fd, &n, sizeof(n)) == -1 && errno != EAGAIN)
+	} else if (read(p->ev_fd, &n, sizeof(n)) == -1 && errno != EAGAIN)
 		log_warn("store: eventfd");
 	pthread_mutex_unlock(&p->jobs_mu);
+	if (j == NULL && p->fast)
+		j = fast_step(p);
 	return j;
 }
 
@@ -1459,13 +1617,6 @@ job_alone(struct pgstore *p, struct store_job *j)
 	}
 }
 
-/* One job's statement in a pipeline: its text and parameters. */
-struct jsql {
-	const char	*sql;
-	int		 n;
-	char		 b[5][24];
-	const char	*vals[7];
-};
 
 static const char sql_total[] = "SELECT value FROM bart_counter WHERE id = 0";
 static const char sql_known[] = "SELECT result FROM bart_reqs WHERE "
@@ -1603,144 +1754,208 @@ group_failed(struct store_job **js, int n, int sent)
 }
 
 /*
- * Run the N jobs JS (1 < N <= PG_GROUP_MAX) as one transaction in one
- * round trip: pipeline mode, BEGIN, the statements, COMMIT, a Sync.
- * 0: every job has its outcome.  -1: a statement was refused; the
- * transaction was rolled back and nothing of it committed, the caller
- * runs the jobs one by one.
+ * Send the group FL (its jobs set) as one transaction in one round trip:
+ * pipeline mode, then for more than one job BEGIN, the statements and
+ * COMMIT (one job: its statement alone, an implicit transaction that
+ * commits at the Sync), then one Sync.  Never waits: the socket is
+ * non-blocking and group_recv sends what did not fit.  The caller holds
+ * conn_mu.  On failure FL says so (broken; sent if the commit may have
+ * left).
  */
-static int
-group_run(struct pgstore *p, struct store_job **js, int n)
+static void
+group_send(struct pgstore *p, struct inflight *fl)
 {
-	PGconn		*c = p->conn;
-	struct jsql	 q[PG_GROUP_MAX];
-	PGresult	*res[PG_GROUP_MAX + 2], *r;
-	int		 job_of[PG_GROUP_MAX + 2], fresh[PG_GROUP_MAX];
-	int		 i, k, ncmd = 0, cur = 0, synced = 0, sent = 0, w;
-	int		 ok, ev;
-	uint64_t	 deadline = util_now_us() + (uint64_t)PG_CALL_MS * 1000;
-	const char	*why = "no answer within " PG_CALL_S " s";
+	PGconn	*c = p->conn;
+	int	 i;
 
-	memset(res, 0, sizeof(res));
-	if (!PQconsumeInput(c) || PQstatus(c) != CONNECTION_OK) {
-		lost(p, PQerrorMessage(c));
-		group_failed(js, n, 0);
-		return 0;
+	fl->ncmd = fl->cur = 0;
+	fl->sent = fl->broken = fl->synced = 0;
+	fl->explicit = fl->n > 1;
+	fl->deadline = util_now_us() + (uint64_t)PG_CALL_MS * 1000;
+	memset(fl->res, 0, sizeof(fl->res));
+	if (c == NULL || !PQconsumeInput(c) || PQstatus(c) != CONNECTION_OK ||
+	    !PQenterPipelineMode(c)) {
+		fl->broken = 1;
+		return;
 	}
-	if (!PQenterPipelineMode(c))
-		goto refused;
-	job_of[ncmd++] = -1;
-	if (!PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0))
-		goto broken;
-	for (i = 0; i < n; i++) {
-		if (!job_sql(js[i], &q[i]))
-			continue;
-		job_of[ncmd++] = i;
-		if (!PQsendQueryParams(c, q[i].sql, q[i].n, NULL, q[i].vals,
-		    NULL, NULL, 0))
+	if (fl->explicit) {
+		fl->job_of[fl->ncmd++] = -1;
+		if (!PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0))
 			goto broken;
 	}
-	job_of[ncmd++] = -1;
-	if (!PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0))
+	for (i = 0; i < fl->n; i++) {
+		if (!job_sql(fl->js[i], &fl->q))
+			continue;
+		fl->job_of[fl->ncmd++] = i;
+		if (!fl->explicit)
+			fl->sent = 1;
+		/* libpq copies the values into its buffer here. */
+		if (!PQsendQueryParams(c, fl->q.sql, fl->q.n, NULL,
+		    fl->q.vals, NULL, NULL, 0))
+			goto broken;
+	}
+	if (fl->explicit) {
+		fl->job_of[fl->ncmd++] = -1;
+		fl->sent = 1;	/* from here, the COMMIT may reach the server */
+		if (!PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL,
+		    0))
+			goto broken;
+	}
+	if (!PQpipelineSync(c) || PQflush(c) == -1)
 		goto broken;
-	sent = 1;		/* from here, the COMMIT may reach the server */
-	if (!PQpipelineSync(c))
+	return;
+broken:
+	fl->broken = 1;
+}
+
+/* Forget FL's results. */
+static void
+group_clear(struct inflight *fl)
+{
+	int	k;
+
+	for (k = 0; k < fl->ncmd; k++) {
+		PQclear(fl->res[k]);
+		fl->res[k] = NULL;
+	}
+}
+
+
+/*
+ * Read the answers to the group FL that group_send sent, from where
+ * the last call stopped.  WAIT: the worker's, waiting up to the
+ * deadline and doing what must be done (rolling back, dropping a lost
+ * connection).  Without WAIT (the loop): never waiting, and RECV_WORKER
+ * before anything that might.  The caller holds conn_mu.
+ */
+static int
+group_recv(struct pgstore *p, struct inflight *fl, int wait)
+{
+	PGconn		*c = p->conn;
+	PGresult	*r;
+	int		 fresh[PG_GROUP_MAX];
+	int		 i, k, w = 0, ok, ev;
+	const char	*why = "no answer within " PG_CALL_S " s";
+
+	if (fl->broken)
 		goto broken;
-	while (!synced) {
+	while (!fl->synced) {
 		if ((w = PQflush(c)) == -1)
 			goto broken;
 		while (!PQisBusy(c)) {
 			if ((r = PQgetResult(c)) == NULL) {
-				if (++cur > ncmd + 1)	/* lost our place */
+				if (++fl->cur > fl->ncmd + 1)	/* lost */
 					goto broken;
 				continue;
 			}
 			if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
 				PQclear(r);
-				synced = 1;
+				fl->synced = 1;
 				break;
 			}
-			if (cur < ncmd && res[cur] == NULL)
-				res[cur] = r;
-			else
-				PQclear(r);
+			if (fl->cur < fl->ncmd && fl->res[fl->cur] == NULL) {
+				fl->res[fl->cur] = r;
+				continue;
+			}
+			/* After the last command: the Sync's commit failed,
+			 * or what we never asked for.  Unknown. */
+			PQclear(r);
+			why = "an answer after the last statement";
+			goto broken;
 		}
-		if (synced)
+		if (fl->synced)
 			break;
+		if (!wait) {
+			if (w == 1 || !PQconsumeInput(c))
+				return RECV_WORKER;
+			if (PQisBusy(c))
+				return RECV_MORE;
+			continue;
+		}
 		ev = POLLIN | (w == 1 ? POLLOUT : 0);
-		if (wait_sock(c, (short)ev, deadline) <= 0 ||
+		if (wait_sock(c, (short)ev, fl->deadline) <= 0 ||
 		    !PQconsumeInput(c))
 			goto broken;
 	}
+	ok = 1;
+	for (k = 0; k < fl->ncmd; k++)
+		if (!res_ok(fl->res[k]))
+			ok = 0;
+	if (ok && fl->explicit &&
+	    strcmp(PQcmdStatus(fl->res[fl->ncmd - 1]), "COMMIT") != 0)
+		ok = 0;
+	for (i = 0; ok && !wait && i < fl->n; i++)
+		if (fl->js[i]->op == STORE_OP_CHAT)	/* feed_new may read */
+			return RECV_WORKER;
+	if (!ok && !wait)
+		return RECV_WORKER;
 	if (!PQexitPipelineMode(c))
 		goto broken;
-	ok = 1;
-	for (k = 0; k < ncmd; k++)
-		if (!res_ok(res[k]))
-			ok = 0;
-	if (ok && strcmp(PQcmdStatus(res[ncmd - 1]), "COMMIT") != 0)
-		ok = 0;
 	if (!ok) {
-		for (k = 0; k < ncmd; k++)
-			if (res[k] != NULL &&
-			    PQresultStatus(res[k]) == PGRES_FATAL_ERROR)
-				log_debug("store: group of %d: %s", n,
-				    oneline(PQresultErrorMessage(res[k]),
+		for (k = 0; k < fl->ncmd; k++)
+			if (fl->res[k] != NULL &&
+			    PQresultStatus(fl->res[k]) == PGRES_FATAL_ERROR)
+				log_debug("store: group of %d: %s", fl->n,
+				    oneline(PQresultErrorMessage(fl->res[k]),
 				    (char[256]){ 0 }, 256));
-		for (k = 0; k < ncmd; k++)
-			PQclear(res[k]);
+		group_clear(fl);
 		/* Nothing committed: out of the failed transaction. */
 		if (PQtransactionStatus(c) == PQTRANS_INERROR)
 			PQclear(run(c, "ROLLBACK", 0, NULL, PG_CALL_MS, &w));
 		if (PQstatus(c) != CONNECTION_OK ||
 		    PQtransactionStatus(c) != PQTRANS_IDLE) {
 			lost(p, "could not roll back a refused group");
-			group_failed(js, n, 0);
-			return 0;
+			group_failed(fl->js, fl->n, 0);
+			return RECV_DONE;
 		}
-		return -1;
+		return RECV_REFUSED;
 	}
 	memset(fresh, 0, sizeof(fresh));
-	for (k = 0; k < ncmd; k++)
-		if (job_of[k] >= 0)
-			fresh[job_of[k]] = job_take(p, js[job_of[k]], res[k]);
-	for (k = 0; k < ncmd; k++)
-		PQclear(res[k]);
-	for (i = 0; i < n; i++)
+	for (k = 0; k < fl->ncmd; k++)
+		if (fl->job_of[k] >= 0)
+			fresh[fl->job_of[k]] = job_take(p,
+			    fl->js[fl->job_of[k]], fl->res[k]);
+	group_clear(fl);
+	for (i = 0; i < fl->n; i++)
 		if (fresh[i])
-			feed_new(p, js[i]->seq, js[i]->when, js[i]->name,
-			    js[i]->host, js[i]->text);
-	return 0;
+			feed_new(p, fl->js[i]->seq, fl->js[i]->when,
+			    fl->js[i]->name, fl->js[i]->host, fl->js[i]->text);
+	return RECV_DONE;
 broken:
-	for (k = 0; k < ncmd; k++)
-		PQclear(res[k]);
-	if (PQstatus(c) != CONNECTION_OK)
+	if (!wait)
+		return RECV_WORKER;
+	group_clear(fl);
+	if (c != NULL && PQstatus(c) != CONNECTION_OK)
 		why = PQerrorMessage(c);
-	lost(p, why);
-	group_failed(js, n, sent);
-	return 0;
-refused:
-	lost(p, "cannot enter pipeline mode");
-	group_failed(js, n, 0);
-	return 0;
+	if (c != NULL)
+		lost(p, why);
+	group_failed(fl->js, fl->n, fl->sent);
+	return RECV_DONE;
 }
 
-/* Run the N jobs JS taken from the queue: one group, one commit. */
+/*
+ * Finish the group FL, sent already (by the loop) or not: its outcome,
+ * or, if a statement was refused, each job again alone.  The caller
+ * holds conn_mu.
+ */
 static void
-work_group(struct pgstore *p, struct store_job **js, int n)
+work_group(struct pgstore *p, struct inflight *fl, int sent)
 {
 	int	i;
 
-	if (p->conn == NULL)
-		conn_check(p);
-	if (p->conn == NULL) {
-		group_failed(js, n, 0);
-		return;
+	if (!sent) {
+		if (p->conn == NULL)
+			conn_check(p);
+		if (p->conn == NULL) {
+			group_failed(fl->js, fl->n, 0);
+			return;
+		}
+		group_send(p, fl);
 	}
-	if (n > 1 && group_run(p, js, n) == 0)
+	if (group_recv(p, fl, 1) != RECV_REFUSED)
 		return;
-	for (i = 0; i < n; i++)
-		job_alone(p, js[i]);
+	for (i = 0; i < fl->n; i++)
+		job_alone(p, fl->js[i]);
 }
 
 /* Idle: the history cap, identity pruning, and a look at the connection. */
@@ -1761,23 +1976,26 @@ work_idle(struct pgstore *p)
 }
 
 /*
- * The database worker: take every job queued (PG_GROUP_MAX at most),
- * run them as one group, hand them back in order and ring the loop.
+ * The database worker: take every job queued (PG_GROUP_MAX at most), or
+ * the group the loop handed over, finish them as one group, hand them
+ * back in order and ring the loop.  While the loop's fast path runs it
+ * takes nothing from the queue: those jobs are younger.
  */
 static void *
 work_main(void *arg)
 {
 	struct pgstore		*p = arg;
-	struct store_job	*js[PG_GROUP_MAX], *j;
+	struct inflight		*fl = &p->fl;
+	struct store_job	*j;
 	struct timespec		 ts;
 	uint64_t		 one = 1, next_idle = 0;
-	int			 n, i, ms, rc;
+	int			 i, ms, rc, sent, taken;
 
 	for (;;) {
 		pthread_mutex_lock(&p->jobs_mu);
-		while (p->q_head == NULL && !atomic_load(&p->quit) &&
-		    util_now_us() < next_idle) {
-			ms = p->conn != NULL ? PG_IDLE_MS : PG_DOWN_MS;
+		while ((p->q_head == NULL || p->fast) && !p->fl_sent &&
+		    !atomic_load(&p->quit) && util_now_us() < next_idle) {
+			ms = atomic_load(&p->up) ? PG_IDLE_MS : PG_DOWN_MS;
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_nsec += (long)(ms % 1000) * 1000000;
 			ts.tv_sec += ms / 1000 + ts.tv_nsec / 1000000000;
@@ -1793,32 +2011,50 @@ work_main(void *arg)
 			pthread_mutex_unlock(&p->jobs_mu);
 			break;
 		}
-		for (n = 0; n < PG_GROUP_MAX && (j = p->q_head) != NULL; n++) {
-			if ((p->q_head = j->next) == NULL)
-				p->q_tail = NULL;
-			js[n] = j;
+		taken = 0;
+		if ((sent = p->fl_sent))
+			p->fl_sent = 0;
+		else if (!p->fast) {	/* fl is the loop's while it runs */
+			for (; taken < PG_GROUP_MAX &&
+			    (j = p->q_head) != NULL; taken++) {
+				if ((p->q_head = j->next) == NULL)
+					p->q_tail = NULL;
+				fl->js[taken] = j;
+			}
+			fl->n = taken;
 		}
 		pthread_mutex_unlock(&p->jobs_mu);
+		pthread_mutex_lock(&p->conn_mu);
+		/* Handed over while we waited for conn_mu: that first. */
+		if (!sent && taken == 0) {
+			pthread_mutex_lock(&p->jobs_mu);
+			if ((sent = p->fl_sent))
+				p->fl_sent = 0;
+			pthread_mutex_unlock(&p->jobs_mu);
+		}
 		/* Also under constant load: the cap must keep up. */
-		if (util_now_us() >= next_idle) {
+		if (!sent && util_now_us() >= next_idle) {
 			work_idle(p);
 			next_idle = util_now_us() + (uint64_t)(p->conn !=
 			    NULL ? PG_IDLE_MS : PG_DOWN_MS) * 1000;
 		}
-		if (n == 0)
+		if (sent || taken > 0)
+			work_group(p, fl, sent);
+		pthread_mutex_unlock(&p->conn_mu);
+		if (!sent && taken == 0)
 			continue;
-		work_group(p, js, n);
 		pthread_mutex_lock(&p->jobs_mu);
-		for (i = 0; i < n; i++) {
-			js[i]->next = NULL;
+		for (i = 0; i < fl->n; i++) {
+			fl->js[i]->next = NULL;
 			if (p->d_tail != NULL)
-				p->d_tail->next = js[i];
+				p->d_tail->next = fl->js[i];
 			else
-				p->d_head = js[i];
-			p->d_tail = js[i];
+				p->d_head = fl->js[i];
+			p->d_tail = fl->js[i];
 		}
+		fl->n = 0;
 		pthread_mutex_unlock(&p->jobs_mu);
-		if (write(p->done_fd, &one, sizeof(one)) == -1)
+		if (write(p->ev_fd, &one, sizeof(one)) == -1)
 			log_warn("store: eventfd");
 	}
 	return NULL;
