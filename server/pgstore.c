@@ -54,6 +54,7 @@
  */
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -172,8 +173,9 @@ struct pgstore {
 	struct store_job	*d_head, *d_tail;	/* [j] done, to collect */
 	unsigned int		 njobs;		/* [j] submitted, not collected */
 	int			 idle;		/* [j] the worker waits on jobs_cv */
-	int			 done_fd;	/* epoll: ev_fd, the fast socket */
+	int			 done_fd;	/* epoll: ev_fd, tm_fd, fast_fd */
 	int			 ev_fd;		/* eventfd: the worker rings */
+	int			 tm_fd;		/* timerfd: the fast deadline */
 	pthread_t		 worker;
 	atomic_int		 working;	/* [a] the worker runs */
 	atomic_int		 up;		/* [a] the worker has a conn */
@@ -852,7 +854,7 @@ pgstore_open(const char *conninfo)
 		free(p);
 		return NULL;
 	}
-	p->done_fd = p->ev_fd = p->fast_fd = -1;
+	p->done_fd = p->ev_fd = p->fast_fd = p->tm_fd = -1;
 	describe(p, opts);
 	PQconninfoFree(opts);
 	pthread_mutex_init(&p->feed_mu, NULL);
@@ -860,14 +862,18 @@ pgstore_open(const char *conninfo)
 	pthread_cond_init(&p->jobs_cv, NULL);
 	pthread_mutex_init(&p->conn_mu, NULL);
 	if ((p->ev_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
+	    (p->tm_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK |
+	    TFD_CLOEXEC)) == -1 ||
 	    (p->done_fd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
-		log_warn("store: eventfd, epoll");
+		log_warn("store: eventfd, timerfd, epoll");
 		goto fail;
 	}
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN;
 	ev.data.fd = p->ev_fd;
-	if (epoll_ctl(p->done_fd, EPOLL_CTL_ADD, p->ev_fd, &ev) == -1) {
+	if (epoll_ctl(p->done_fd, EPOLL_CTL_ADD, p->ev_fd, &ev) == -1 ||
+	    (ev.data.fd = p->tm_fd, epoll_ctl(p->done_fd, EPOLL_CTL_ADD,
+	    p->tm_fd, &ev)) == -1) {
 		log_warn("store: epoll_ctl");
 		goto fail;
 	}
@@ -954,6 +960,8 @@ pgstore_close(struct pgstore *p)
 		close(p->done_fd);
 	if (p->ev_fd != -1)
 		close(p->ev_fd);
+	if (p->tm_fd != -1)
+		close(p->tm_fd);
 	pthread_mutex_destroy(&p->conn_mu);
 	free(p->conninfo);
 	free(p);
@@ -1316,6 +1324,7 @@ conn_check(struct pgstore *p)
 static void	group_send(struct pgstore *, struct inflight *);
 static int	group_recv(struct pgstore *, struct inflight *, int);
 static struct store_job *fast_end(struct pgstore *, int);
+static void	fast_timer(struct pgstore *, int);
 
 /*
  * May the calling thread use the connection itself?  Only before the
@@ -1494,6 +1503,7 @@ pgstore_kick(struct pgstore *p)
 			if (!fl->broken && epoll_ctl(p->done_fd, EPOLL_CTL_ADD,
 			    ev.data.fd, &ev) == 0) {
 				p->fast_fd = ev.data.fd;
+				fast_timer(p, PG_CALL_MS);
 				pthread_mutex_unlock(&p->jobs_mu);
 				return;		/* conn_mu stays with the loop */
 			}
@@ -1507,6 +1517,26 @@ pgstore_kick(struct pgstore *p)
 }
 
 /*
+ * The fast path's deadline: done_fd becomes readable MS from now (0:
+ * never), so the loop hands a silent call over on time, not at the next
+ * housekeeping.
+ */
+static void
+fast_timer(struct pgstore *p, int ms)
+{
+	struct itimerspec	its;
+	uint64_t		n;
+
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_sec = ms / 1000;
+	its.it_value.tv_nsec = (long)(ms % 1000) * 1000000;
+	if (timerfd_settime(p->tm_fd, 0, &its, NULL) == -1)
+		log_warn("store: timerfd");
+	if (ms == 0 && read(p->tm_fd, &n, sizeof(n)) == -1 && errno != EAGAIN)
+		log_warn("store: timerfd");
+}
+
+/*
  * The loop's fast path ends: its job is done (DONE: returned to the
  * caller), or what is left goes over to the worker.
  */
@@ -1517,6 +1547,7 @@ fast_end(struct pgstore *p, int done)
 
 	epoll_ctl(p->done_fd, EPOLL_CTL_DEL, p->fast_fd, NULL);
 	p->fast_fd = -1;
+	fast_timer(p, 0);
 	pthread_mutex_lock(&p->jobs_mu);
 	p->fast = 0;
 	if (done) {
