@@ -3,11 +3,11 @@
  * pgstore.c: the PostgreSQL store: one counter, one chat room and the
  * request identities, shared by every bart_svc on the same database.
  *
- * Every change is one SQL statement in its own (implicit) transaction,
- * with the request identity written by the same statement: a resend of
- * the identity to any daemon finds the first answer.  A statement
- * counts as done only once the server said ReadyForQuery, i.e. after
- * its commit (and, with synchronous_standby_names, after the standby
+ * Every change is one SQL statement, in its own (implicit) transaction
+ * or its group's (below), with the request identity written by the
+ * same statement: a resend of the identity to any daemon finds the
+ * first answer.  A statement counts as done only once its transaction
+ * committed (ReadyForQuery, or the group's COMMIT): after its commit (and, with synchronous_standby_names, after the standby
  * has it).  Chat messages are numbered by a one-row counter updated in
  * the message's own transaction: its row lock serialises the senders,
  * so numbers are gapless and in commit order (a SQL SEQUENCE has gaps).
@@ -19,7 +19,10 @@
  * an eventfd that the loop polls, so a slow or silent database holds
  * up only the calls that wait for it, never NULLPROC or STATS.  Before
  * the worker starts (pgstore_feed) the opening thread owns the
- * connection, for the schema and the ring's first fill.
+ * connection, for the schema and the ring's first fill.  One exception
+ * keeps a lone call as fast as before: when the worker is idle and one
+ * call waits, the loop sends it and reads its answer itself, without
+ * ever waiting (pgstore_kick, fast_step); see conn_mu below.
  *
  * Group commit.  A group of one is one statement in its own implicit
  * transaction, as before: one round trip, done at ReadyForQuery, i.e.
