@@ -147,8 +147,14 @@ cmd_fail(const struct opts *o, int e, const char *msg)
 {
 	char	host[ESC_MAX];
 
+	msg = msg != NULL ? msg : bart_strerror(e);
+	/* No host to name ("" or only commas): the words alone. */
+	if (o->host != NULL && o->host[strspn(o->host, ",")] == '\0') {
+		warnx("%s", msg);
+		return cmd_exit_code(e);
+	}
 	bart_escape(o->host != NULL ? o->host : "?", host, sizeof(host));
-	warnx("%s: %s", host, msg != NULL ? msg : bart_strerror(e));
+	warnx("%s: %s", host, msg);
 	return cmd_exit_code(e);
 }
 

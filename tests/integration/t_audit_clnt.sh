@@ -64,6 +64,11 @@ within "udp, replies with another xid every 0.2 s: count 1 times out" 75 \
     "may or may not have landed" -T udp -t 1 localhost count 1
 stop_pid $FAKE
 
+for h in "" ","; do
+	expect_run "host '$h': 'no host given', exit 64, no empty prefix" 64 "" \
+	    "^bart_clnt: no host given$" clnt "$h" count 1
+done
+
 # ---- the real daemon, through the same stream path ------------------------
 start_svc --chat-rate 0 || exit 1
 for k in tcp local; do
