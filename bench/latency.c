@@ -197,6 +197,14 @@ conc_child(struct conc_shm *m, int i, int floor, struct echo *e)
 	uint64_t		 t0, t1;
 	int			 fd = -1, rc;
 
+	/*
+	 * Each client process its own request identities, as real clients
+	 * have: forked with the parent's client id and sequence, all of
+	 * them sent the same identities, and all but the first copy of
+	 * each were answered as resends (counted nothing, wrote nothing).
+	 */
+	B->client_id = ((uint64_t)getpid() << 32 ^ now_ns()) | 1;
+	B->seq = 0;
 	if (floor)
 		fd = echo_connect(e, "tcp");
 	else
@@ -218,18 +226,40 @@ conc_child(struct conc_shm *m, int i, int floor, struct echo *e)
 }
 
 /*
- * N client processes for SECS; calls/s, the worst client's p99 and the
- * daemon's CPU time per call, in us (bart only: less noisy than calls/s
- * on a shared machine).
+ * The daemon's write syscalls so far (/proc/PID/io syscw: write and
+ * pwrite, not socket sends): its WAL writes, two for each page a commit
+ * writes, so that per call they show how well commits were shared.
+ */
+static unsigned long long
+svc_writes(void)
+{
+	char			 path[64], line[128];
+	unsigned long long	 n = 0;
+	FILE			*f;
+
+	snprintf(path, sizeof(path), "/proc/%d/io", (int)B->svc_pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "syscw: %llu", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/*
+ * N client processes for SECS; calls/s, the worst client's p99, and for
+ * bart the daemon's CPU time per call (us; less noisy than calls/s on a
+ * shared machine) and its write syscalls per call.
  */
 static void
 conc_run(struct echo *e, int floor, int n, double *cps, double *p99,
-    double *cpu)
+    double *cpu, double *wr)
 {
 	struct conc_shm	*m;
 	pid_t		 pid[8];
 	double		*v, worst = 0, x;
-	uint64_t	 total = 0, t0, c0;
+	uint64_t	 total = 0, t0, c0, w0;
 	int		 i, j, st, ready;
 
 	m = shared_alloc(sizeof(*m));
@@ -253,6 +283,7 @@ conc_run(struct echo *e, int floor, int n, double *cps, double *p99,
 		usleep(10000);
 	}
 	c0 = floor ? 0 : svc_cpu_ns();
+	w0 = floor ? 0 : svc_writes();
 	t0 = now_ns();
 	m->stop_ns = t0 + (uint64_t)(B->p.conc_secs * 1e9);
 	m->go = 1;
@@ -279,6 +310,8 @@ conc_run(struct echo *e, int floor, int n, double *cps, double *p99,
 	*p99 = worst;
 	*cpu = !floor && total > 0 ? (double)(svc_cpu_ns() - c0) / 1000.0 /
 	    (double)total : 0;
+	*wr = !floor && total > 0 ? (double)(svc_writes() - w0) /
+	    (double)total : 0;
 	shared_free(m, sizeof(*m));
 }
 
@@ -287,26 +320,28 @@ bench_conc(void)
 {
 	static const int	 ns[] = { 1, 2, 4, 8 };
 	struct echo		*e;
-	double			 fc, fp, bc, bp, bu, x;
+	double			 fc, fp, bc, bp, bu, bw, x;
 	char			 key[64];
 	size_t			 i;
 
 	say("\n== 3. concurrency over tcp, %.1f s per point: N client "
 	    "processes, count(1) vs floor echo\n", B->p.conc_secs);
-	say("%-8s %12s %12s %7s %12s %12s %9s\n", "clients", "floor call/s",
-	    "bart call/s", "ratio", "floor p99", "bart p99", "cpu/call");
+	say("%-8s %12s %12s %7s %12s %12s %9s %8s\n", "clients",
+	    "floor call/s", "bart call/s", "ratio", "floor p99", "bart p99",
+	    "cpu/call", "wr/call");
 	e = echo_start(B->call_bytes, B->reply_bytes);
 	for (i = 0; i < sizeof(ns) / sizeof(ns[0]) && !over_time(); i++) {
 		/* Alternate which goes first, so drift hits both. */
 		if (i % 2 == 0) {
-			conc_run(e, 1, ns[i], &fc, &fp, &x);
-			conc_run(e, 0, ns[i], &bc, &bp, &bu);
+			conc_run(e, 1, ns[i], &fc, &fp, &x, &x);
+			conc_run(e, 0, ns[i], &bc, &bp, &bu, &bw);
 		} else {
-			conc_run(e, 0, ns[i], &bc, &bp, &bu);
-			conc_run(e, 1, ns[i], &fc, &fp, &x);
+			conc_run(e, 0, ns[i], &bc, &bp, &bu, &bw);
+			conc_run(e, 1, ns[i], &fc, &fp, &x, &x);
 		}
-		say("%-8d %12.0f %12.0f %6.2fx %10.1fus %10.1fus %7.1fus\n",
-		    ns[i], fc, bc, fc > 0 ? bc / fc : 0, fp, bp, bu);
+		say("%-8d %12.0f %12.0f %6.2fx %10.1fus %10.1fus %7.1fus "
+		    "%8.2f\n", ns[i], fc, bc, fc > 0 ? bc / fc : 0, fp, bp, bu,
+		    bw);
 		snprintf(key, sizeof(key), "conc.%d.floor.calls_per_s", ns[i]);
 		tsv(key, fc, "1/s");
 		snprintf(key, sizeof(key), "conc.%d.count.calls_per_s", ns[i]);
@@ -320,6 +355,9 @@ bench_conc(void)
 		snprintf(key, sizeof(key), "conc.%d.count.svc_cpu_per_call",
 		    ns[i]);
 		tsv(key, bu, "us");
+		snprintf(key, sizeof(key), "conc.%d.count.svc_writes_per_call",
+		    ns[i]);
+		tsv(key, bw, "1");
 	}
 	echo_stop(e);
 }
