@@ -152,9 +152,19 @@ open_rw(struct store *s, const char *path, enum store_sync sync)
 		return -1;
 	}
 	sqlite3_busy_timeout(s->db, 2000);
+	/*
+	 * Checkpoint every 10,000 WAL pages (about 40 MB), not SQLite's
+	 * 1,000: each checkpoint syncs the WAL and the database and stops
+	 * the loop meanwhile, and with identities on random leaves 8
+	 * clients wrote 1,000 pages about 35 times a second.  Measured
+	 * (bench -x conc, 4 and 8 clients): 10-70% more calls a second,
+	 * p99 0.4-2 ms instead of 1.5-5.  A commit is as durable as
+	 * before; only the WAL file grows larger.
+	 */
 	if (exec_sql(s->db, "PRAGMA journal_mode=WAL") == -1 ||
 	    exec_sql(s->db, sync == STORE_SYNC_FULL ?
 	    "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL") == -1 ||
+	    exec_sql(s->db, "PRAGMA wal_autocheckpoint=10000") == -1 ||
 	    exec_sql(s->db, schema) == -1)
 		return -1;
 	return 0;
