@@ -69,6 +69,8 @@ done
 xt "$BIN/bart_clnt" -t 5 hosta say pat "before the silence" >/dev/null ||
     not_ok "say before the silence"
 expect_eq "three counts before the silence" 3 "$ACKED"
+expect_run "health before the silence: OK, the store answers" 0 \
+    "^BART OK - hosta answers" "" xt "$BIN/bart_clnt" -t 5 hosta health
 
 # ---- a count waits on the silent database; the rest of the daemon does not --
 silence || not_ok "nft drops hostp's PostgreSQL packets"
@@ -110,6 +112,8 @@ if [ -n "$el" ] && [ "$el" -lt 6500 ]; then ok "... within -t 6 (${el} ms)"; els
 fast "database still silent: ping" 500 "$BIN/bart_clnt" -t 1 hosta ping
 expect_run "database still silent: count fails at once, BART_EUNAVAIL" 71 "" \
     "database is unavailable" xt "$BIN/bart_clnt" -t 2 hosta count 1
+expect_run "database still silent: health CRITICAL (exit 2), the store unavailable" 2 \
+    "^BART CRITICAL" "" xt "$BIN/bart_clnt" -t 2 hosta health
 
 # ---- the database comes back ----------------------------------------------------
 unsilence
