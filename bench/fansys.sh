@@ -7,7 +7,8 @@
 # subscribers (1000), then K messages (10) 500 ms apart (so each goes
 # alone, not batched with the next) while strace counts the calls of
 # the daemon's delivery thread (the thread that sends; the others are
-# summed apart) and the simulator's.
+# summed apart) and the simulator's; and nstat the TCP segments (sent
+# in both directions: DELIVERs, replies, pure ACKs).
 set -u
 if [ "${1:-}" = --inside ]; then
 	bin=$2 n=$3 k=$4 T=$(mktemp -d)
@@ -50,12 +51,14 @@ if [ "${1:-}" = --inside ]; then
 	strace -f -qq -o "$T/svc.tr" -p "$svc" & st1=$!
 	strace -c -o "$T/sim.st" -p "$sim" & st2=$!
 	sleep 1
+	nstat -n	# the namespace's TCP counters from here
 	"$bin/bart_subsim" -S "$k" -I 500 >"$T/sent"
 	last=$(awk '/^sent/ {s = $2} END {print s}' "$T/sent")
 	for i in $(seq 600); do
 		grep -q "^got $last " "$T/sim.out" && break; sleep 0.1
 	done
 	sleep 0.5
+	nstat -z TcpOutSegs TcpExtDelayedACKs >"$T/nstat"
 	kill -INT $st1 $st2
 	wait $st1 $st2 2>/dev/null
 	echo "== bart_svc: calls per subscriber per message (N=$n, K=$k)"
@@ -83,6 +86,9 @@ if [ "${1:-}" = --inside ]; then
 		printf "%-14s %8d  %.3f\n", name, c, c / d; tot += c }
 		END { printf "%-14s %8d  %.3f\n", "total", tot, tot / d }' \
 	    "$T/sim.st"
+	echo "== TCP segments per subscriber per message (both directions)"
+	awk -v d=$((n * k)) '$1 ~ /^Tcp/ {
+		printf "%-18s %8d  %.3f\n", $1, $2, $2 / d }' "$T/nstat"
 	exit 0
 fi
 bin=$(cd "${1:?usage: bench/fansys.sh BUILD_DIR [N [K]]}" && pwd)
