@@ -4,6 +4,7 @@
  * without one subscriber stopped) and the scale of state (CHAT_SINCE
  * latency and daemon RSS with 1k, 100k and 1M stored messages).
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
@@ -335,15 +336,14 @@ bench_fanout(void)
 /* ---- fan-out at scale, with simulated subscribers (bart_subsim) ---- */
 
 /*
- * The simulators: SIM_MAIN processes share 90% of the subscribers (4
- * loopback addresses each, from 127.0.0.10), and one more holds 10% (on
- * 127.0.0.40-41), the one SIGSTOPped for the stopped case.  Two for
- * the 90%: on 2 vCPUs one simulator would need as much CPU as the
- * daemon's delivery thread on its own CPU; two can also use the
- * daemon's CPU while it waits for their replies.
+ * The simulators: sim_main processes share 90% of the subscribers (from
+ * 127.0.0.10, 8 loopback addresses in all), and one more holds 10% (on
+ * 127.0.0.40-41), the one SIGSTOPped for the stopped case.  How many
+ * share the 90% (FANSIM_SIMS, 1 to 4, default 2) and their nice value
+ * (FANSIM_NICE, default 0) come from the environment, to compare.
  */
-#define SIM_MAIN	2
-#define SIM_ALL		(SIM_MAIN + 1)
+#define SIM_MAX		4
+static int	sim_main = 2, sim_all = 3, sim_nice;
 
 struct sim {
 	pid_t	 pid;
@@ -548,7 +548,7 @@ sims_cpu_ns(const struct sim *m)
 	uint64_t	sum = 0;
 	int		i;
 
-	for (i = 0; i < SIM_ALL; i++)
+	for (i = 0; i < sim_all; i++)
 		sum += pid_cpu_ns(m[i].pid);
 	return sum;
 }
@@ -572,7 +572,7 @@ fansim_rounds(CLIENT *cl, struct sim *m, int stopped, int rounds,
 			die("CHAT_SEND failed");
 		worst = 0;
 		miss = 0;
-		for (i = 0; i < SIM_ALL - (stopped != 0) && !miss; i++) {
+		for (i = 0; i < sim_all - (stopped != 0) && !miss; i++) {
 			if (sim_line(&m[i], "got", seq, 10000, &a) == -1)
 				miss = 1;
 			else if (a > worst)
@@ -595,7 +595,8 @@ bench_fansim(void)
 	static const int	 ns[] = { 100, 1000, 10000 };
 	static char		 cap[16];
 	struct samples		 s0, s1;
-	struct sim		 m[SIM_ALL];
+	struct sim		 m[SIM_MAX + 1];
+	const char		*e;
 	CLIENT			*cl;
 	uint64_t		 t0;
 	char			 fig[64];
@@ -605,11 +606,19 @@ bench_fansim(void)
 	double			 cpu, scpu;
 	int			 n, i, k, rounds, m0, m1;
 
+	if ((e = getenv("FANSIM_SIMS")) != NULL && atoi(e) >= 1 &&
+	    atoi(e) <= SIM_MAX)
+		sim_main = atoi(e);
+	sim_all = sim_main + 1;
+	if ((e = getenv("FANSIM_NICE")) != NULL)
+		sim_nice = atoi(e);
 	say("\n== 8. chat fan-out at scale: %s subscribers simulated by "
 	    "bart_subsim (90%% in %d processes, 10%% in one more), SEND to "
 	    "the last DELIVER; cpu/msg: the daemon's CPU per message (all "
 	    "threads), sim/msg the simulators' (all of them)\n",
-	    B->p.quick ? "100 / 1,000" : "100 / 1,000 / 10,000", SIM_MAIN);
+	    B->p.quick ? "100 / 1,000" : "100 / 1,000 / 10,000", sim_main);
+	if (sim_nice != 0)
+		say("(simulators at nice %d)\n", sim_nice);
 	say("%-8s %-12s %5s %9s %9s %9s %7s %8s %9s %8s %9s %9s\n",
 	    "subscrs", "case", "msgs", "p50 us", "p99 us", "max us", "missed",
 	    "threads", "RSS KiB", "setup s", "cpu/msg", "sim/msg");
@@ -632,11 +641,16 @@ bench_fansim(void)
 		rounds = n >= 10000 ? (B->p.quick ? 10 : 40) :
 		    (B->p.quick ? 30 : 100);
 		t0 = now_ns();
-		for (i = 0, k = n - n / 10; i < SIM_MAIN; i++)
-			sim_start(&m[i], k / SIM_MAIN + (i < k % SIM_MAIN),
-			    4, 10 + 4 * i);
-		sim_start(&m[SIM_MAIN], n / 10, 2, 40);
-		for (i = 0; i < SIM_ALL; i++)
+		for (i = 0, k = n - n / 10; i < sim_main; i++)
+			sim_start(&m[i], k / sim_main + (i < k % sim_main),
+			    8 / sim_main, 10 + 8 / sim_main * i);
+		sim_start(&m[sim_main], n / 10, 2, 40);
+		for (i = 0; i < sim_all; i++) {
+			if (sim_nice != 0)
+				setpriority(PRIO_PROCESS, (id_t)m[i].pid,
+				    sim_nice);
+		}
+		for (i = 0; i < sim_all; i++)
 			if (sim_line(&m[i], "ready", 0, 150000, NULL) == -1)
 				die("simulated subscribers not ready");
 		thr = svc_status("Threads");
@@ -659,13 +673,13 @@ bench_fansim(void)
 		    samples_pct(&s0, 50), samples_pct(&s0, 99),
 		    samples_pct(&s0, 100), m0, thr, rss,
 		    (double)(now_ns() - t0) / 1e9, cpu, scpu);
-		kill(m[SIM_MAIN].pid, SIGSTOP);
+		kill(m[sim_main].pid, SIGSTOP);
 		fansim_rounds(cl, m, 1, rounds, &s1, &m1);
 		say("%-8d %-12s %5zu %9.0f %9.0f %9.0f %7d %8ld %9ld\n", n,
 		    "10%_stopped", s1.n, samples_pct(&s1, 50),
 		    samples_pct(&s1, 99), samples_pct(&s1, 100), m1,
 		    svc_status("Threads"), svc_status("VmRSS"));
-		kill(m[SIM_MAIN].pid, SIGCONT);
+		kill(m[sim_main].pid, SIGCONT);
 		snprintf(fig, sizeof(fig), "fansim.%d.all.p50", n);
 		tsv(fig, samples_pct(&s0, 50), "us");
 		snprintf(fig, sizeof(fig), "fansim.%d.all.p99", n);
@@ -680,7 +694,7 @@ bench_fansim(void)
 		tsv(fig, (double)thr, "threads");
 		snprintf(fig, sizeof(fig), "fansim.%d.rss", n);
 		tsv(fig, (double)rss, "KiB");
-		for (i = SIM_ALL - 1; i >= 0; i--)
+		for (i = sim_all - 1; i >= 0; i--)
 			sim_stop(&m[i]);
 		samples_free(&s0);
 		samples_free(&s1);
