@@ -11,6 +11,10 @@
  * connections are edge-triggered (no second poll per event), each
  * read takes all records that came and their replies leave in one
  * write, and a DELIVER is decoded into static buffers (no allocation).
+ * The replies wait until every connection epoll reported ready has
+ * been read: many subscribers in one process, each message's arrival
+ * is timed as if each had its own CPU, not after the replies of the
+ * others before it.
  *
  *   bart_subsim [-n N] [-A ADDRS] [-B FIRST] [-m MODE] [-t SECS]
  *	MODE: normal | deaf (answers the probe, then never reads)
@@ -89,6 +93,7 @@ struct conn {
 	int		 held;		/* reorder: replies held now */
 	unsigned int	 ndeliver;	/* DELIVERs taken (dropmid) */
 	int		 drop;		/* dropmid: close it now */
+	int		 queued;	/* in flushq */
 	struct conn	*tnext;		/* timed list */
 };
 
@@ -101,6 +106,9 @@ static int		 ep;
 static uint64_t		 last_seen;
 static uint64_t		 delivers, msgs_ok, dups, gaps, badtoken, probes;
 static int		 maxheld;	/* reorder: most replies held at once */
+#define EV_MAX		1024		/* events per epoll_wait */
+static struct conn	*flushq[EV_MAX];	/* replies to write this turn */
+static int		 nflush;
 static uint64_t		 drops;		/* dropmid: connections closed */
 static uint32_t		*cnt;		/* per seq - last_seen - 1 */
 static uint64_t		*maxlat;	/* ns */
@@ -181,10 +189,16 @@ static void
 conn_free(struct conn *c)
 {
 	struct conn	**pp;
+	int		  i;
 
 	for (pp = &timed; *pp != NULL; pp = &(*pp)->tnext)
 		if (*pp == c) {
 			*pp = c->tnext;
+			break;
+		}
+	for (i = 0; c->queued && i < nflush; i++)
+		if (flushq[i] == c) {
+			flushq[i] = flushq[--nflush];
 			break;
 		}
 	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
@@ -577,8 +591,14 @@ conn_read(struct conn *c)
 		memmove(c->in, c->in + off, c->inlen - off);
 		c->inlen -= off;
 	}
-	if (c->kind == 1 && c->outlen > c->outoff && !TIMED_MODE(mode))
-		conn_flush(c, SIZE_MAX);
+	if (c->kind == 1 && c->outlen > c->outoff && !TIMED_MODE(mode) &&
+	    !c->queued) {
+		if (nflush < EV_MAX) {
+			c->queued = 1;
+			flushq[nflush++] = c;
+		} else
+			conn_flush(c, SIZE_MAX);
+	}
 	return 0;
 }
 
@@ -895,7 +915,7 @@ usage(void)
 int
 main(int argc, char **argv)
 {
-	struct epoll_event	 ev[256];
+	struct epoll_event	 ev[EV_MAX];
 	struct sockaddr_in	 sin;
 	struct conn		*c, *t, *tn;
 	socklen_t		 len;
@@ -990,7 +1010,7 @@ main(int argc, char **argv)
 				wait_ms = 0;
 			else if ((t->due - now) / 1000000 < (uint64_t)wait_ms)
 				wait_ms = (int)((t->due - now) / 1000000) + 1;
-		n = epoll_wait(ep, ev, 256, wait_ms);
+		n = epoll_wait(ep, ev, EV_MAX, wait_ms);
 		for (i = 0; i < n; i++) {
 			c = ev[i].data.ptr;
 			if (c->kind == 3) {
@@ -1030,6 +1050,12 @@ main(int argc, char **argv)
 				conn_free(c);
 			}
 		}
+		/* Every connection read: now the replies, one write each. */
+		for (i = 0; i < nflush; i++) {
+			flushq[i]->queued = 0;
+			conn_flush(flushq[i], SIZE_MAX);
+		}
+		nflush = 0;
 		now = mono_ns();
 		for (t = timed; t != NULL; t = tn) {
 			tn = t->tnext;
