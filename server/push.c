@@ -878,12 +878,24 @@ sub_failed(struct push *p, struct sub *s, bart_status why)
 	    (unsigned long long)s->id, s->peerstr, util_status_str(why));
 }
 
+/*
+ * Wait for a setup slot.  New subscribers and those that keep failing
+ * queue at the back; one that was active and failed once (or closed
+ * its idle connection) goes to the front, so a working subscriber that
+ * lost one call is not set up again only after every stopped one ahead
+ * of it has timed out its probe (2 s for each 64 of them).
+ */
 static void
 enqueue(struct push *p, struct sub *s)
 {
 	set_step(p, s, STEP_QUEUED);
 	disarm(p, s);
 	s->qnext = NULL;
+	if (s->was_active && s->fails <= 1 && p->qhead != NULL) {
+		s->qnext = p->qhead;
+		p->qhead = s;
+		return;
+	}
 	if (p->qtail != NULL)
 		p->qtail->qnext = s;
 	else
