@@ -55,7 +55,7 @@ struct bench {
 	const char	*commit;
 	const char	*svc_bin;		/* NULL: bindir/bart_svc */
 	const char	*svc_env;		/* "NAME=value" for the daemon */
-	const char	*svc_args[8];		/* more options, NULL-ended */
+	const char	*svc_args[12];		/* more options, NULL-ended */
 	pid_t		 svc_pid;
 	size_t		 call_bytes;		/* count call on the wire */
 	size_t		 reply_bytes;		/* count reply on the wire */

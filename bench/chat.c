@@ -267,12 +267,17 @@ bench_fanout(void)
 	    "p50 us", "p99 us", "max us", "missed");
 	/*
 	 * ORDER: before the subscribers: 100 SUBSCRIBEs at once from one
-	 * uid are past the default --sub-rate burst (40), as fansim knows.
+	 * uid are past the default --sub-rate burst (40), as fansim knows,
+	 * and their 100 connections past --max-conns-per-peer (64).
 	 */
 	svc_stop();
 	B->svc_args[0] = "--sub-rate";
 	B->svc_args[1] = "1000000";
-	B->svc_args[2] = NULL;
+	B->svc_args[2] = "--chat-rate";	/* 1,400 messages, one sender */
+	B->svc_args[3] = "0";
+	B->svc_args[4] = "--max-conns-per-peer";	/* one each, one uid */
+	B->svc_args[5] = "1000";
+	B->svc_args[6] = NULL;
 	if (svc_start() == -1)
 		die("bart_svc did not start; log in %s", B->svclog);
 	fan = shared_alloc(sizeof(*fan));
@@ -517,7 +522,12 @@ send_stamped(CLIENT *cl, uint64_t *seq)
 	a.text = text;
 	memset(&r, 0, sizeof(r));
 	if (sub_call(cl, CHAT_SEND, (xdrproc_t)xdr_chat_send_args, &a,
-	    (xdrproc_t)xdr_chat_send_res, &r) == 0 && r.status == BART_OK) {
+	    (xdrproc_t)xdr_chat_send_res, &r) == -1)
+		fprintf(stderr, "bart_bench: CHAT_SEND: no answer\n");
+	else if (r.status != BART_OK)
+		fprintf(stderr, "bart_bench: CHAT_SEND: %s\n",
+		    util_status_str(r.status));
+	else {
 		*seq = r.chat_send_res_u.seq;
 		rc = 0;
 	}
@@ -630,7 +640,10 @@ bench_fansim(void)
 	B->svc_args[3] = cap;
 	B->svc_args[4] = "--sub-rate";
 	B->svc_args[5] = "1000000";
-	B->svc_args[6] = NULL;
+	/* One sender, as fast as the fan-out goes: past the chat rate. */
+	B->svc_args[6] = "--chat-rate";
+	B->svc_args[7] = "0";
+	B->svc_args[8] = NULL;
 	if (svc_start() == -1)
 		die("bart_svc did not start; log in %s", B->svclog);
 	cl = rpc_client("tcp");
