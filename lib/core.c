@@ -895,8 +895,25 @@ lib_call(struct bart *b, rpcproc_t proc, xdrproc_t xa, void *a,
  *   the next host may have its own way to it.  Each host once.
  * All within the one timeout.  *ST is the status field of R.  Returns 0
  * with R decoded (the caller reads *ST), or the error; BART_ERR_UNKNOWN
- * when a resend after BART_EUNKNOWN failed.
+ * when a resend after BART_EUNKNOWN failed or was refused (say
+ * BART_EUNAVAIL from the next host: that one did not look, so the
+ * first outcome is still unknown; only an answer of BART_OK tells).
  */
+/*
+ * A change told BART_EUNKNOWN whose resend then failed, or was refused
+ * without the identity table being asked: WHY says how.
+ */
+static int
+unknown_fail(struct bart *b, const char *why)
+{
+	char	msg[sizeof(b->msg)];
+
+	snprintf(msg, sizeof(msg), "%s", why);
+	return lib_fail(b, BART_ERR_UNKNOWN, "the server could not confirm "
+	    "its commit, and the call sent again failed (%s): the change "
+	    "may or may not be stored", msg);
+}
+
 #define UNKNOWN_TRIES	3
 int
 lib_change(struct bart *b, rpcproc_t proc, xdrproc_t xa, void *a,
@@ -904,13 +921,14 @@ lib_change(struct bart *b, rpcproc_t proc, xdrproc_t xa, void *a,
 {
 	uint64_t	deadline, now, pause;
 	unsigned int	budget = b->timeout_ms, unavail = 0;
-	int		try = 0, rc, was_unknown;
+	int		try = 0, rc, was_unknown, ever_unknown = 0;
 
 	deadline = util_now_us() + (uint64_t)budget * 1000;
 	if ((rc = lib_call(b, proc, xa, a, xr, r, 1)) != 0)
 		return rc;
 	for (;;) {
 		was_unknown = *st == BART_EUNKNOWN;
+		ever_unknown |= was_unknown;
 		if (*st == BART_EUNAVAIL && b->nlist > 1 &&
 		    ++unavail < b->nlist)
 			pause = 0;
@@ -928,18 +946,13 @@ lib_change(struct bart *b, rpcproc_t proc, xdrproc_t xa, void *a,
 		b->timeout_ms = (unsigned int)((deadline - now - pause) / 1000);
 		rc = lib_call(b, proc, xa, a, xr, r, 1);
 		b->timeout_ms = budget;
-		if (rc != 0 && was_unknown) {
-			char	msg[sizeof(b->msg)];
-
-			memcpy(msg, b->msg, sizeof(msg));
-			return lib_fail(b, BART_ERR_UNKNOWN, "the server could "
-			    "not confirm its commit, and the call sent again "
-			    "failed (%s): the change may or may not be stored",
-			    msg);
-		}
+		if (rc != 0 && ever_unknown)
+			return unknown_fail(b, b->msg);
 		if (rc != 0)
 			return rc;
 	}
+	if (ever_unknown && *st != BART_OK && *st != BART_EUNKNOWN)
+		return unknown_fail(b, util_status_str(*st));
 	return 0;
 }
 

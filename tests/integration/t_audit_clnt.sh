@@ -54,6 +54,12 @@ within "a reply claiming a 2 GB fragment, then zeros: refused" 69 \
     "connection to the server lost" -T tcp -t 1 localhost count 0
 stop_pid $FAKE
 
+fake unknown
+within "BART_EUNKNOWN, then BART_EUNAVAIL for the resend: still unknown" 75 \
+    "could not confirm its commit.*may or may not be stored" \
+    -T tcp -t 1 localhost count 1
+stop_pid $FAKE
+
 fake udp-silent
 within "udp, a server that never answers: count 1" 75 \
     "may or may not have landed" -T udp -t 1 localhost count 1

@@ -32,7 +32,9 @@ the port, and talks to it over its own sockets.
                        dribble  (one byte of the reply every 0.3 s),
                        huge     (a fragment claiming 2 GB, then zeros),
                        silent   (never), udp-silent (never, over udp),
-                       udp-junk (a reply with another xid every 0.2 s)
+                       udp-junk (a reply with another xid every 0.2 s),
+                       unknown  (the first COUNT BART_EUNKNOWN, every
+                                 later one BART_EUNAVAIL)
   deaf N PROG SECS     N chat subscribers (callback programs PROG,
                        PROG+1, ...) that answer the server's NULLPROC
                        probe and then never read again, for SECS;
@@ -279,6 +281,7 @@ def fakesvc(mode, secs):
     res = u32(0) + u64(5) + xdr_string(b"I was called 5 times.")
     inbuf, outbuf = {}, {}          # per connection
     junk = []                       # udp-junk: (peer, wrong xid)
+    calls = 0                       # unknown: calls answered
     end = time.monotonic() + secs
     try:
         while time.monotonic() < end:
@@ -305,9 +308,16 @@ def fakesvc(mode, secs):
                         if len(inbuf[s]) < 4 + n:
                             break
                         xid = struct.unpack(">I", inbuf[s][4:8])[0]
+                        inbuf_call = inbuf[s][4:4 + n]
                         inbuf[s] = inbuf[s][4 + n:]
                         rep = u32(xid) + u32(1) + u32(0) * 4 + res
-                        if mode == "dribble":
+                        proc = struct.unpack(">I", inbuf_call[20:24])[0] \
+                            if len(inbuf_call) >= 24 else 0
+                        if mode == "unknown" and proc == 1:   # COUNT
+                            calls += 1
+                            s.sendall(record(u32(xid) + u32(1) + u32(0) * 4
+                                             + u32(15 if calls == 1 else 18)))
+                        elif mode == "dribble":
                             outbuf[s] += record(rep)
                         elif mode == "huge":
                             s.sendall(u32(0x7fffffff) + rep)
