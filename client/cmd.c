@@ -72,7 +72,7 @@ cmd_usage(FILE *f)
 	    "  -T, --transport NETID   tcp, udp, local, tcp6, udp6 "
 	    "(default: local for\n"
 	    "                          this host, else tcp)\n"
-	    "  -t, --timeout SECONDS   for each call, 0.001 to 3600 "
+	    "  -t, --timeout SECONDS   for the command, 0.001 to 3600 "
 	    "(default %d)\n"
 	    "  -o, --output FORMAT     text, or json: one object per line\n"
 	    "  (options may also follow HOST; HOST may be a list a,b,c: "

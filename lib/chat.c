@@ -430,7 +430,7 @@ timers(struct bart_chat *ch)
 		if (now < ch->next_resub)
 			break;
 		ch->next_resub = now + RETRY_EVERY_US;
-		if (lib_reopen(ch->b) == 0) {
+		if (lib_restart(ch->b) == 0) {
 			if (!moved_on(ch))
 				event(ch, BART_CHAT_RECONNECTED, 0, NULL);
 			ch->st = CS_POLL;
@@ -441,6 +441,8 @@ timers(struct bart_chat *ch)
 				else
 					ch->next_resub = now + RESUB_EVERY_US;
 			}
+			/* The move's budget ends with its first calls. */
+			ch->b->spent_ms = 0;
 		}
 		break;
 	}

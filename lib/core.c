@@ -54,7 +54,7 @@ ok(struct bart *b)
 static const char *
 tmo_str(const struct bart *b, char *buf, size_t len)
 {
-	snprintf(buf, len, "%g s", b->timeout_ms / 1000.0);
+	snprintf(buf, len, "%g s", b->said_ms / 1000.0);
 	return buf;
 }
 
@@ -434,25 +434,68 @@ lib_move(struct bart *b)
 }
 
 /*
+ * Open list entry I within what is left of the time from START (in
+ * us): its share, or less near the end, so that trying the entries one
+ * after another keeps to the timeout even with the 100 ms floor.
+ * OPEN_LATE when no time is left (the last failure's words stay).
+ */
+#define OPEN_LATE	(-1000)
+static int
+open_entry(struct bart *b, unsigned int i, uint64_t start)
+{
+	uint64_t	used = (util_now_us() - start) / 1000;
+	unsigned int	share = b->share_ms;
+	int		rc;
+
+	if (used >= b->timeout_ms)
+		return OPEN_LATE;
+	b->cur = i;
+	memcpy(b->host, b->list[i].name, sizeof(b->host));
+	if (b->timeout_ms - used < share)
+		b->share_ms = (unsigned int)(b->timeout_ms - used);
+	rc = open_host(b);
+	b->share_ms = share;
+	return rc;
+}
+
+/*
  * Reconnect: to the one host, or to the host in use of a list and, if it
- * does not answer, to the others in their order.
+ * does not answer, to the others in their order, all within the timeout.
  */
 int
 lib_reopen(struct bart *b)
 {
-	unsigned int	i;
+	uint64_t	start = util_now_us();
+	unsigned int	i, first = b->cur;
+	int		rc = BART_ERR_TIMEDOUT;
 
 	link_close(&b->main);
 	link_close(&b->stream);
 	if (b->nlist <= 1)
 		return open_host(b);
 	for (i = 0; i < b->nlist; i++) {
-		if (i > 0)
-			(void)lib_move(b);
-		if (open_host(b) == 0)
+		if ((rc = open_entry(b, (first + i) % b->nlist, start)) == 0)
 			return 0;
+		if (rc == OPEN_LATE)
+			return b->err;
 	}
-	return b->err;
+	return rc;
+}
+
+/*
+ * Reconnect as a new start (a chat session moving on): finding a host
+ * and the first call there share one timeout, as bart_open and the
+ * first call after it do.
+ */
+int
+lib_restart(struct bart *b)
+{
+	uint64_t	start = util_now_us();
+	int		rc;
+
+	if ((rc = lib_reopen(b)) == 0)
+		b->spent_ms = (unsigned int)((util_now_us() - start) / 1000);
+	return rc;
 }
 
 /* The address family a list entry's name is resolved in, or 0: none. */
@@ -550,12 +593,14 @@ bart_open(struct bart **bp, const char *hosts, const char *netid,
     unsigned int timeout_ms)
 {
 	struct bart	*b;
+	uint64_t	 start = util_now_us();
 	unsigned int	 i;
-	int		 rc = BART_ERR_USAGE;
+	int		 rc = BART_ERR_USAGE, r;
 
 	if ((*bp = b = calloc(1, sizeof(*b))) == NULL)
 		return BART_ERR_NOMEM;
 	b->timeout_ms = timeout_ms == 0 ? 5000 : timeout_ms;
+	b->said_ms = b->timeout_ms;
 	b->client_id = util_random_u64();
 	b->next_seq = 1;
 	if (hosts == NULL || *hosts == '\0' ||
@@ -571,11 +616,18 @@ bart_open(struct bart **bp, const char *hosts, const char *netid,
 	/* A list: the first that answers; its error words for the last. */
 	if (list_make(b, hosts) == 0)
 		return lib_fail(b, BART_ERR_USAGE, "no host given");
+	/*
+	 * The search and the first call share the timeout: a one-shot
+	 * command (open, one call) keeps to -t however long the search took.
+	 */
 	for (i = 0; i < b->nlist; i++) {
-		b->cur = i;
-		memcpy(b->host, b->list[i].name, sizeof(b->host));
-		if ((rc = open_host(b)) == 0)
+		if ((r = open_entry(b, i, start)) == OPEN_LATE)
+			break;
+		if ((rc = r) == 0) {
+			b->spent_ms = (unsigned int)((util_now_us() - start) /
+			    1000);
 			return 0;
+		}
 		if (rc == BART_ERR_NETID || rc == BART_ERR_USAGE)
 			break;
 	}
@@ -778,7 +830,7 @@ list_call(struct bart *b, rpcproc_t proc, xdrproc_t xa, void *a,
 	struct timeval	tv;
 	enum clnt_stat	st;
 	uint64_t	deadline, now, slice;
-	unsigned int	tried = 0;
+	unsigned int	tried = 0, failed = b->cur, share;
 	int		rc = BART_ERR_TIMEDOUT;
 
 	deadline = util_now_us() + (uint64_t)b->timeout_ms * 1000;
@@ -789,10 +841,16 @@ list_call(struct bart *b, rpcproc_t proc, xdrproc_t xa, void *a,
 			slice = b->share_ms;
 		if (slice == 0)
 			break;
-		if (b->main.cl == NULL && (rc = open_host(b)) != 0) {
+		/* Connecting, too, within the slice: the deadline holds. */
+		if (b->main.cl == NULL) {
+			share = b->share_ms;
+			b->share_ms = (unsigned int)slice;
+			rc = open_host(b);
+			b->share_ms = share;
 			if (rc == BART_ERR_NETID || rc == BART_ERR_USAGE)
 				return rc;
-			goto next;
+			if (rc != 0)
+				goto next;
 		}
 		tv = ms_tv(slice);
 		clnt_control(b->main.cl, CLSET_TIMEOUT, (char *)&tv);
@@ -810,12 +868,15 @@ list_call(struct bart *b, rpcproc_t proc, xdrproc_t xa, void *a,
 		if (!moves_on(st))
 			return rc;
 	next:
+		failed = b->cur;
 		(void)lib_move(b);
 		/* Every host failed once: a pause before the next round. */
 		if (++tried % b->nlist == 0 && (now = util_now_us()) < deadline)
 			usleep(deadline - now > 200000 ? 200000 :
 			    (useconds_t)(deadline - now));
 	}
+	/* The error names the host that failed, not the one moved to. */
+	memcpy(b->host, b->list[failed].name, sizeof(b->host));
 	return list_fail(b, rc);
 }
 
@@ -875,11 +936,39 @@ link_call(struct bart *b, struct link *l, rpcproc_t proc, xdrproc_t xa,
 	return call_error(b, l->netid, st, resend);
 }
 
+/*
+ * The first call after bart_open (or a chat session's move) gets what
+ * the search for a host left of the timeout, so that open and call
+ * together keep to it (at least FIRST_MIN_MS, for the answer to come
+ * back).  Sets b->timeout_ms to this call's budget; returns the value
+ * to put back.
+ */
+#define FIRST_MIN_MS	100
+static unsigned int
+budget_take(struct bart *b)
+{
+	unsigned int	full = b->timeout_ms;
+
+	if (b->spent_ms > 0) {
+		if (full >= b->spent_ms + FIRST_MIN_MS)
+			b->timeout_ms = full - b->spent_ms;
+		else if (full > FIRST_MIN_MS)
+			b->timeout_ms = FIRST_MIN_MS;
+		b->spent_ms = 0;
+	}
+	return full;
+}
+
 int
 lib_call(struct bart *b, rpcproc_t proc, xdrproc_t xa, void *a,
     xdrproc_t xr, void *r, int resend)
 {
-	return link_call(b, &b->main, proc, xa, a, xr, r, resend);
+	unsigned int	full = budget_take(b);
+	int		rc;
+
+	rc = link_call(b, &b->main, proc, xa, a, xr, r, resend);
+	b->timeout_ms = full;
+	return rc;
 }
 
 /*
@@ -915,8 +1004,8 @@ unknown_fail(struct bart *b, const char *why)
 }
 
 #define UNKNOWN_TRIES	3
-int
-lib_change(struct bart *b, rpcproc_t proc, xdrproc_t xa, void *a,
+static int
+change_call(struct bart *b, rpcproc_t proc, xdrproc_t xa, void *a,
     xdrproc_t xr, void *r, const bart_status *st)
 {
 	uint64_t	deadline, now, pause;
@@ -954,6 +1043,18 @@ lib_change(struct bart *b, rpcproc_t proc, xdrproc_t xa, void *a,
 	if (ever_unknown && *st != BART_OK && *st != BART_EUNKNOWN)
 		return unknown_fail(b, util_status_str(*st));
 	return 0;
+}
+
+int
+lib_change(struct bart *b, rpcproc_t proc, xdrproc_t xa, void *a,
+    xdrproc_t xr, void *r, const bart_status *st)
+{
+	unsigned int	full = budget_take(b);
+	int		rc;
+
+	rc = change_call(b, proc, xa, a, xr, r, st);
+	b->timeout_ms = full;
+	return rc;
 }
 
 /* A refusal from the server, in the server's words. */

@@ -43,7 +43,9 @@ struct bart {
 	unsigned int	 cur;		/* list[cur] is the host in use */
 	unsigned int	 share_ms;	/* one host's part of the timeout */
 	char		 want[16];	/* netid asked for; "" auto */
-	unsigned int	 timeout_ms;
+	unsigned int	 timeout_ms;	/* this call's budget (-t) */
+	unsigned int	 said_ms;	/* -t as given: for the words */
+	unsigned int	 spent_ms;	/* bart_open's part of call one */
 	uint64_t	 client_id;	/* request identity */
 	uint64_t	 next_seq;
 	struct sockaddr_storage server;	/* the server's address */
@@ -59,6 +61,7 @@ int	lib_call(struct bart *, rpcproc_t, xdrproc_t, void *, xdrproc_t,
 int	lib_change(struct bart *, rpcproc_t, xdrproc_t, void *, xdrproc_t,
 	    void *, const bart_status *);
 int	lib_reopen(struct bart *);
+int	lib_restart(struct bart *);
 int	lib_move(struct bart *);
 void	lib_reqid(struct bart *, bart_reqid *);
 int	lib_status(struct bart *, bart_status);
