@@ -27,9 +27,9 @@
 RPC=$(cd "$(dirname "$0")" && pwd)/t_review_rpc.py
 known_fail() { echo "# KNOWN-FAIL - $TNAME: $*"; }
 
-net_setup p a x || { not_ok "network setup"; finish; exit 1; }
+net_setup p a b x || { not_ok "network setup"; finish; exit 1; }
 pg_init p || { not_ok "PostgreSQL on hostp"; finish; exit 1; }
-for h in a x; do
+for h in a b x; do
 	host_rpcbind "$h" || { not_ok "rpcbind on host$h"; finish; exit 1; }
 done
 CONN=$(pg_conninfo p)
@@ -50,7 +50,7 @@ ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 xt() { timeout -s KILL 40 nsenter -t "${NET_HOLDER[x]}" -n -m -u -- "$@"; }
 svc_fds() { ls "/proc/${SVC_PIDS[a]}/fd" 2>/dev/null | wc -l; }
 port_of() {
-	hrun x rpcinfo -p hosta | awk -v p="$PROG" -v t="$1" \
+	hrun x rpcinfo -p "host${2:-a}" | awk -v p="$PROG" -v t="$1" \
 	    '$1 == p && $3 == t { print $4; exit }'
 }
 TPORT=$(port_of tcp)
@@ -58,13 +58,15 @@ UPORT=$(port_of udp)
 [ -n "$TPORT" ] && [ -n "$UPORT" ] || { not_ok "bart's ports"; finish; exit 1; }
 
 # Faults inside the database: identity client 66 (0x42) is refused by a
-# trigger on bart_reqs; clients 78 and 79 wait there 0.05 and 0.5 s
+# trigger on bart_reqs; clients 78, 79 and 80 wait there 0.05, 0.5, 0.5 s
 # (a slow database).
 pg_sql p "CREATE FUNCTION review_fault() RETURNS trigger LANGUAGE plpgsql AS \$\$
 BEGIN
 	IF NEW.client = 66 THEN RAISE EXCEPTION 'review: refused'; END IF;
 	IF NEW.client = 78 THEN PERFORM pg_sleep(0.05); END IF;
-	IF NEW.client = 79 THEN PERFORM pg_sleep(0.5); END IF;
+	IF NEW.client = 79 OR NEW.client = 80 THEN
+		PERFORM pg_sleep(0.5);
+	END IF;
 	RETURN NEW;
 END \$\$;
 CREATE TRIGGER review_fault BEFORE INSERT ON bart_reqs
@@ -107,6 +109,42 @@ expect_eq "lone refused call: BART_ESTORE" "66:2 5 -" "$(cat "$T/g2.out")"
 expect_eq "lone refused call: nothing changed" "$c1" "$(db_counter)"
 expect_run "a count after it" 0 "" "" xt "$BIN/bart_clnt" -t 5 hosta count 1
 c1=$((c1 + 1))
+
+# ---- 2b. two servers' groups, a count and a chat line each, in opposite order --
+# hosta's group: COUNT (locks bart_counter's row; its identity row waits
+# 0.5 s in the trigger), then CHAT_SEND (wants bart_chatseq's row).
+# hostb's group: CHAT_SEND (locks bart_chatseq's row, waits 0.5 s),
+# then COUNT (wants bart_counter's row): a lock-order deadlock that
+# single-statement transactions never had; PostgreSQL breaks it after
+# deadlock_timeout (1 s), both groups then run one call at a time.
+host_svc b --chat-rate 0 --store "$CONN" ||
+    { not_ok "bart_svc on hostb"; finish; exit 1; }
+BPORT=$(port_of tcp b)
+dl0=$(grep -c "deadlock detected" "${PG_DIR[p]}/log")
+c2=$(db_counter)
+t0=$(date +%s%N)
+( xt python3 "$RPC" tcp "${IP4[a]}" "$TPORT" "$PROG" 80:1:1 say:81:1 \
+    >"$T/dla.out" 2>&1; touch "$T/dla.done" ) &
+track $!
+( xt python3 "$RPC" tcp "${IP4[b]}" "$BPORT" "$PROG" say:80:1 84:1:1 \
+    >"$T/dlb.out" 2>&1; touch "$T/dlb.done" ) &
+track $!
+wait_for 30 test -e "$T/dla.done" -a -e "$T/dlb.done"
+el=$(ms_since "$t0")
+cat "$T/dla.out" "$T/dlb.out" | sed 's/^/#   /'
+expect_eq "two servers' mixed groups: all four answered BART_OK" "0 0 0 0 " \
+    "$(cat "$T/dla.out" "$T/dlb.out" | awk '{ print $2 }' | tr '\n' ' ')"
+expect_eq "two servers' mixed groups: the counter grew by 2" $((c2 + 2)) \
+    "$(db_counter)"
+dl=$(( $(grep -c "deadlock detected" "${PG_DIR[p]}/log") - dl0 ))
+if [ "$dl" = 0 ]; then
+	ok "two servers' mixed groups: no deadlock (${el} ms)"
+else
+	known_fail "two servers' mixed groups: no deadlock in PostgreSQL (got $dl, ${el} ms: a group's statements lock bart_counter and bart_chatseq in call order)"
+	grep -m 2 -A2 "deadlock detected" "${PG_DIR[p]}/log" | sed 's/^/#   /'
+fi
+stop_pid "${SVC_PIDS[b]}"
+c1=$(db_counter)
 
 # ---- 3. a connection closed while its calls wait -----------------------------
 fds0=$(svc_fds)

@@ -3,6 +3,7 @@
 # t_review_rpc.py: raw bart COUNT calls for t_review_pg.sh.
 #
 #   tcp HOST PORT PROG CLIENT:SEQ:UP... [--close]
+#       (say:CLIENT:SEQ: a CHAT_SEND of "line" as "rev" instead)
 #       every call in one write on one connection (one round, one group
 #       of the database worker); prints "CLIENT:SEQ status total" per
 #       reply in arrival order, each within 15 s; --close: close right
@@ -24,6 +25,17 @@ def call(xid, prog, client, seq, up):
     return c
 
 
+def xstr(b):
+    return struct.pack(">I", len(b)) + b + b"\0" * (-len(b) % 4)
+
+
+def say(xid, prog, client, seq):
+    c = struct.pack(">IIIIII", xid, 0, 2, prog, 1, 2)
+    c += struct.pack(">IIII", 0, 0, 0, 0)
+    c += struct.pack(">QQ", client, seq) + xstr(b"rev") + xstr(b"line")
+    return c
+
+
 def parse(rep):
     xid = struct.unpack(">I", rep[0:4])[0]
     st = struct.unpack(">I", rep[24:28])[0]
@@ -36,10 +48,15 @@ def do_tcp(host, port, prog, specs, close):
     xids = {}
     buf = b""
     for i, sp in enumerate(specs):
-        client, seq, up = (int(x, 0) for x in sp.split(":"))
         xid = 0x5000 + i
-        xids[xid] = "%d:%d" % (client, seq)
-        body = call(xid, prog, client, seq, up)
+        if sp.startswith("say:"):
+            client, seq = (int(x, 0) for x in sp[4:].split(":"))
+            xids[xid] = "say:%d:%d" % (client, seq)
+            body = say(xid, prog, client, seq)
+        else:
+            client, seq, up = (int(x, 0) for x in sp.split(":"))
+            xids[xid] = "%d:%d" % (client, seq)
+            body = call(xid, prog, client, seq, up)
         buf += struct.pack(">I", 0x80000000 | len(body)) + body
     s.sendall(buf)
     if close:
