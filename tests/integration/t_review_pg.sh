@@ -9,14 +9,18 @@
 #     their answers are true, the refused one changes nothing; resends
 #     of every identity get the first answers; replies in call order;
 #  2. a lone refused call (the loop's fast path hands it to the worker);
+#  2b. two servers, each a group of a count and a chat line, in opposite
+#     order: no lock-order deadlock in PostgreSQL (KNOWN-FAIL);
 #  3. a connection closed while its calls wait: they commit once, the
 #     daemon goes on, no descriptor left behind;
 #  4. UDP: a resend of an answered datagram gets the cached reply;
 #  5. no descriptor leaked over five lost database connections;
 #  6. SIGTERM with calls waiting for a slow database: each answered
 #     before the daemon stops, every acknowledged count committed;
-#  7. SIGTERM with the database silent and a count in flight: the daemon
-#     stops within 10 s (parked calls get 5 s, a statement 3 s).
+#  7. the database silent: one connection's calls answered in order, also
+#     when the second is refused at the bound of 256 (KNOWN-FAIL); then
+#     SIGTERM while the feed thread connects: the daemon stops within
+#     10 s (parked calls get 5 s, a statement 3 s) (KNOWN-FAIL).
 # A check marked KNOWN-FAIL is a defect reported to the store's owner:
 # printed, not counted as a failure.
 # Hosts (netns.sh): p = PostgreSQL, a = bart, x = client.
@@ -218,21 +222,26 @@ expect_eq "SIGTERM, slow database: each acknowledged count committed" \
 # ---- 7. SIGTERM with the database silent -----------------------------------------
 host_svc a --chat-rate 0 --store "$CONN" ||
     { not_ok "bart_svc on hosta again"; finish; exit 1; }
+TPORT=$(port_of tcp)
+UPORT=$(port_of udp)
 xt "$BIN/bart_clnt" -t 5 hosta count 1 >/dev/null || not_ok "count before the silence"
-nlost=$(grep -c 'lost PostgreSQL' "$T/a/svc.log")
 hrun p nft -f - <<EOF
 table inet review_silent {
 	chain in { type filter hook input priority 0; tcp dport $PG_PORT drop; }
 }
 EOF
-( xt "$BIN/bart_clnt" -t 8 hosta count 1 >/dev/null 2>&1 ) &
-track $!
-# the statement is on the wire; then the fast path's deadline (3 s)
-# hands it to the worker, which drops the connection: the feed thread
-# makes a new one (blocking PQconnectdb, connect_timeout 10 here)
-wait_for 10 lost_more "$nlost" ||
-    not_ok "the silent database's connection is dropped"
-# ... and the feed thread is connecting (a SYN unanswered)
+# One connection's database calls are answered in order (README): its
+# first count waits (fast path, silent database), 300 UDP counts fill
+# the bound, its second count is refused at once.
+r=$(xt python3 "$RPC" order "${IP4[a]}" "$TPORT" "$UPORT" "$PROG")
+echo "# replies on the connection, xid:status in arrival order: $r"
+case "$r" in
+"1:"*" 2:"*)	ok "one connection's calls answered in order ($r)";;
+"2:18 1:"*)	known_fail "one connection's calls answered in order: the second, refused at the bound (BART_EUNAVAIL), overtook the first ($r)";;
+*)		not_ok "two replies on the connection (got '$r')";;
+esac
+# the first count's deadline (3 s) dropped the connection; the feed
+# thread makes a new one (blocking PQconnectdb, connect_timeout 10 here)
 wait_for 10 connecting || not_ok "a new connection is being made"
 t0=$(date +%s%N)
 kill -TERM "${SVC_PIDS[a]}"

@@ -8,10 +8,15 @@
 #       of the database worker); prints "CLIENT:SEQ status total" per
 #       reply in arrival order, each within 15 s; --close: close right
 #       after sending, print nothing
+#   order HOST TCPPORT UDPPORT PROG
+#       COUNT xid 1 on a connection, 300 UDP counts (the bound of 256
+#       calls waiting filled while the database is silent), then COUNT
+#       xid 2 on the connection: "XID:STATUS XID:STATUS" in arrival order
 #   udp HOST PORT PROG XID CLIENT:SEQ:UP N
 #       the same datagram N times, a reply awaited after each (5 s);
 #       prints "status total hexdigest" per reply
 import hashlib
+import os
 import socket
 import struct
 import sys
@@ -99,12 +104,49 @@ def do_udp(host, port, prog, xid, spec, n):
         print(st, total, hashlib.sha1(rep).hexdigest()[:12], flush=True)
 
 
+def do_order(host, tport, uport, prog):
+    """A on a connection, the bound filled over UDP, then B on the same
+    connection: prints the xids of the two replies in arrival order."""
+    rec = lambda b: struct.pack(">I", 0x80000000 | len(b)) + b
+    t = socket.create_connection((host, tport), timeout=10)
+    t.sendall(rec(call(1, prog, 90, 1, 1)))
+    time.sleep(0.2)
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client = int.from_bytes(os.urandom(8), "big") | 1
+    for i in range(300):
+        u.sendto(call(0x7000 + i, prog, client, i + 1, 1), (host, uport))
+        if i % 25 == 24:
+            time.sleep(0.005)
+    time.sleep(0.2)
+    t.sendall(rec(call(2, prog, 90, 2, 1)))
+    data, out = b"", []
+    end = time.monotonic() + 10
+    while len(out) < 2 and time.monotonic() < end:
+        try:
+            more = t.recv(65536)
+        except socket.timeout:
+            break
+        if not more:
+            break
+        data += more
+        while len(data) >= 4:
+            n = struct.unpack(">I", data[:4])[0] & 0x7fffffff
+            if len(data) < 4 + n:
+                break
+            xid, st, _ = parse(data[4:4 + n])
+            out.append("%d:%d" % (xid, st))
+            data = data[4 + n:]
+    print(" ".join(out))
+
+
 def main():
     a = sys.argv[1:]
     if a[0] == "tcp":
         close = "--close" in a
         a = [x for x in a if x != "--close"]
         do_tcp(a[1], int(a[2]), int(a[3]), a[4:], close)
+    elif a[0] == "order":
+        do_order(a[1], int(a[2]), int(a[3]), int(a[4]))
     elif a[0] == "udp":
         do_udp(a[1], int(a[2]), int(a[3]), int(a[4]), a[5], int(a[6]))
 
