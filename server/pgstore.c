@@ -1624,6 +1624,24 @@ job_changes(const struct store_job *j)
 	    j->up > 0);
 }
 
+/*
+ * Job J's class for grouping: changing counts, chat lines, the rest.
+ * A group holds one class only: a chat line's transaction NOTIFYs (a
+ * cluster-wide lock at commit) which a count must never wait for, and
+ * a count and a chat line in one transaction lock bart_counter and
+ * bart_chatseq in call order, which deadlocks against another server
+ * doing the reverse.
+ */
+static int
+job_class(const struct store_job *j)
+{
+	if (j->op == STORE_OP_CHAT)
+		return 1;
+	if (j->op == STORE_OP_COUNT && j->up > 0)
+		return 0;
+	return 2;
+}
+
 /* Run job J alone, in its own transaction. */
 static void
 job_alone(struct pgstore *p, struct store_job *j)
@@ -2010,7 +2028,8 @@ work_idle(struct pgstore *p)
 }
 
 /*
- * The database worker: take every job queued (PG_GROUP_MAX at most), or
+ * The database worker: take the jobs queued (PG_GROUP_MAX at most, up
+ * to the first of another class than the first one's), or
  * the group the loop handed over, finish them as one group, hand them
  * back in order and ring the loop.  While the loop's fast path runs it
  * takes nothing from the queue: those jobs are younger.
@@ -2049,8 +2068,11 @@ work_main(void *arg)
 		if ((sent = p->fl_sent))
 			p->fl_sent = 0;
 		else if (!p->fast) {	/* fl is the loop's while it runs */
+			/* In order, while of the first one's class: groups
+			 * run one after another, so order is kept. */
 			for (; taken < PG_GROUP_MAX &&
-			    (j = p->q_head) != NULL; taken++) {
+			    (j = p->q_head) != NULL && (taken == 0 ||
+			    job_class(j) == job_class(fl->js[0])); taken++) {
 				if ((p->q_head = j->next) == NULL)
 					p->q_tail = NULL;
 				fl->js[taken] = j;
