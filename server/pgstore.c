@@ -168,6 +168,7 @@ struct pgstore {
 	pthread_t		 thread;
 	int			 thread_started;
 	atomic_int		 quit;		/* [a] */
+	int			 stopped;	/* the loop's: pgstore_stop ran */
 
 	/* The worker and its queues. */
 	pthread_mutex_t		 jobs_mu;
@@ -933,11 +934,23 @@ pgstore_feed(struct pgstore *p, store_msg_cb cb, void *arg)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
+/*
+ * At exit: stop the worker, and put every job still queued or in hand
+ * on the done list, so that pgstore_done hands each back (to be freed,
+ * not answered: nobody is left to answer).  Called again by
+ * pgstore_close, where it does nothing.
+ */
 void
-pgstore_close(struct pgstore *p)
+pgstore_stop(struct pgstore *p)
 {
-	if (p == NULL)
+	struct inflight		*fl;
+	struct store_job	*j;
+	int			 i;
+
+	if (p == NULL || p->stopped)
 		return;
+	p->stopped = 1;
+	fl = &p->fl;
 	/* ORDER: the loop's fast path lets go first: the worker may wait. */
 	if (p->fast) {
 		p->fast = 0;
@@ -950,6 +963,35 @@ pgstore_close(struct pgstore *p)
 		pthread_mutex_unlock(&p->jobs_mu);
 		pthread_join(p->worker, NULL);
 	}
+	/* The worker has ended: what it left in fl, then the queue. */
+	pthread_mutex_lock(&p->jobs_mu);
+	for (i = 0; i < fl->n; i++) {
+		fl->js[i]->next = NULL;
+		if (p->d_tail != NULL)
+			p->d_tail->next = fl->js[i];
+		else
+			p->d_head = fl->js[i];
+		p->d_tail = fl->js[i];
+	}
+	fl->n = 0;
+	p->fl_sent = 0;
+	if ((j = p->q_head) != NULL) {
+		if (p->d_tail != NULL)
+			p->d_tail->next = j;
+		else
+			p->d_head = j;
+		p->d_tail = p->q_tail;
+		p->q_head = p->q_tail = NULL;
+	}
+	pthread_mutex_unlock(&p->jobs_mu);
+}
+
+void
+pgstore_close(struct pgstore *p)
+{
+	if (p == NULL)
+		return;
+	pgstore_stop(p);
 	if (p->thread_started)
 		pthread_join(p->thread, NULL);
 	if (p->spare != NULL)

@@ -16,6 +16,7 @@ struct pgstore;
 
 struct pgstore	*pgstore_open(const char *);
 void		 pgstore_close(struct pgstore *);
+void		 pgstore_stop(struct pgstore *);
 void		 pgstore_feed(struct pgstore *, store_msg_cb, void *);
 int64_t		 pgstore_count_get(struct pgstore *);
 bart_status	 pgstore_count_add(struct pgstore *, const bart_reqid *,

@@ -65,10 +65,24 @@ later_free(void)
 	later_tail = &later_head;
 }
 
+struct proc_job;
+static void	job_free(struct proc_job *);
+
+/*
+ * ORDER: after serve_exit (its parked entries, the jobs' owners, are
+ * gone): the store's worker stops and every call it still holds is
+ * freed, unanswered.
+ */
 void
 proc_exit(struct env *e)
 {
-	(void)e;
+	struct store_job	*sj;
+
+	if (e != NULL && e->store != NULL) {
+		store_stop(e->store);
+		while ((sj = store_done(e->store)) != NULL)
+			job_free((struct proc_job *)(void *)sj);
+	}
 	later_free();
 }
 

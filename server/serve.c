@@ -486,13 +486,14 @@ defer_setup(struct serve *s)
 
 /*
  * At exit: answer the parked calls as the worker finishes them (each
- * has its statement deadline), for DRAIN_US at most.  What is left
- * stays with the store, which outlives us (never freed under it).
+ * has its statement deadline), for DRAIN_US at most.  What is left is
+ * freed here unanswered; its jobs, in proc_exit (the store outlives us).
  */
 static void
 defer_drain(struct serve *s)
 {
 	struct epoll_event	ev;
+	struct parked		*pk;
 	uint64_t		end = util_now_us() + DRAIN_US;
 
 	while (s->nparked > 0 && s->done_reg == 1 && util_now_us() < end) {
@@ -503,6 +504,12 @@ defer_drain(struct serve *s)
 	if (s->nparked > 0)
 		log_warnx("stopped with %u calls still waiting for the store",
 		    s->nparked);
+	/* Never answered: proc_exit frees their jobs, owners unread. */
+	while ((pk = s->parked) != NULL) {
+		s->parked = pk->next;
+		free(pk);
+	}
+	s->nparked = 0;
 }
 
 /* ---- calls ------------------------------------------------------------ */

@@ -939,6 +939,17 @@ store_done(struct store *s)
 	return s->pg != NULL ? pgstore_done(s->pg) : NULL;
 }
 
+/*
+ * At exit: stop the worker; store_done then hands back every job still
+ * queued, in hand or finished (for the caller to free), and nothing new.
+ */
+void
+store_stop(struct store *s)
+{
+	if (s != NULL && s->pg != NULL)
+		pgstore_stop(s->pg);
+}
+
 /* Readable when store_done has a job; -1 for SQLite. */
 int
 store_done_fd(const struct store *s)

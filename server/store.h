@@ -89,5 +89,6 @@ int		 store_submit(struct store *, struct store_job *);
 void		 store_kick(struct store *);
 struct store_job *store_done(struct store *);
 int		 store_done_fd(const struct store *);
+void		 store_stop(struct store *);
 
 #endif

@@ -32,23 +32,6 @@
 
 RPC=$(cd "$(dirname "$0")" && pwd)/t_review_rpc.py
 known_fail() { echo "# KNOWN-FAIL - $TNAME: $*"; }
-# leak_known PID: the sanitizer tree's LeakSanitizer report of bart_svc
-# PID, if every leak in it is a call still parked at exit (proc_defer,
-# defer_call: serve_exit leaves them to the store, pgstore_close frees
-# none): a KNOWN-FAIL, moved out of finish()'s way.  Anything else in
-# the report stays a failure.
-leak_known() {
-	local f=$T/asan.$1
-	[ -e "$f" ] || return 0
-	grep -q "ERROR: AddressSanitizer\|runtime error\|ThreadSanitizer" "$f" &&
-	    return 0
-	awk '/leak of/ { if (b && !d) bad = 1; b = 1; d = 0 }
-	    /proc_defer|defer_call/ { d = 1 }
-	    END { if (b && !d) bad = 1; exit !(b && !bad) }' "$f" || return 0
-	mv "$f" "$T/known-leak.$1"
-	known_fail "bart_svc stopped with calls parked: LeakSanitizer: $(grep -c 'leak of' "$T/known-leak.$1") leaks of parked calls (proc_defer/defer_call) at exit"
-}
-
 net_setup p a b x || { not_ok "network setup"; finish; exit 1; }
 pg_init p || { not_ok "PostgreSQL on hostp"; finish; exit 1; }
 for h in a b x; do
@@ -264,7 +247,6 @@ else
 fi
 kill -0 "${SVC_PIDS[a]}" 2>/dev/null && stop_pid "${SVC_PIDS[a]}"
 grep "still waiting for the store" "$T/a/svc.log" | tail -1 | sed 's/^/#   /'
-leak_known "${SVC_PIDS[a]}"
 
 # ---- 7. SIGTERM with the database silent -----------------------------------------
 host_svc a --chat-rate 0 --store "$CONN" ||
@@ -300,7 +282,6 @@ else
 	known_fail "SIGTERM, silent database: stopped within 10 s (took ${el} ms: pgstore_close joins the feed thread, which is in a blocking PQconnectdb, connect_timeout per host)"
 fi
 kill -0 "${SVC_PIDS[a]}" 2>/dev/null && stop_pid "${SVC_PIDS[a]}"
-leak_known "${SVC_PIDS[a]}"
 hrun p nft delete table inet review_silent
 
 net_teardown
