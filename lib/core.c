@@ -830,8 +830,9 @@ list_call(struct bart *b, rpcproc_t proc, xdrproc_t xa, void *a,
 	struct timeval	tv;
 	enum clnt_stat	st;
 	uint64_t	deadline, now, slice;
-	unsigned int	tried = 0, failed = b->cur, share;
-	int		rc = BART_ERR_TIMEDOUT;
+	unsigned int	tried = 0, failed = b->cur, share, sent = 0;
+	int		rc = BART_ERR_TIMEDOUT, sent_rc = 0;
+	char		sent_msg[sizeof(b->msg)];
 
 	deadline = util_now_us() + (uint64_t)b->timeout_ms * 1000;
 	lib_fail(b, rc, "no answer within the timeout");
@@ -867,6 +868,16 @@ list_call(struct bart *b, rpcproc_t proc, xdrproc_t xa, void *a,
 		rc = call_error(b, b->main.netid, st, resend);
 		if (!moves_on(st))
 			return rc;
+		/*
+		 * A change that may have reached this server and got no
+		 * answer: its outcome stays unknown whatever the next hosts
+		 * say without answering (a silent rpcbind tells nothing).
+		 */
+		if (resend && (st == RPC_TIMEDOUT || st == RPC_CANTRECV)) {
+			sent = b->cur;
+			sent_rc = rc;
+			memcpy(sent_msg, b->msg, sizeof(sent_msg));
+		}
 	next:
 		failed = b->cur;
 		(void)lib_move(b);
@@ -874,6 +885,11 @@ list_call(struct bart *b, rpcproc_t proc, xdrproc_t xa, void *a,
 		if (++tried % b->nlist == 0 && (now = util_now_us()) < deadline)
 			usleep(deadline - now > 200000 ? 200000 :
 			    (useconds_t)(deadline - now));
+	}
+	if (sent_rc != 0) {
+		failed = sent;
+		rc = sent_rc;
+		memcpy(b->msg, sent_msg, sizeof(b->msg));
 	}
 	/* The error names the host that failed, not the one moved to. */
 	memcpy(b->host, b->list[failed].name, sizeof(b->host));
