@@ -2027,15 +2027,38 @@ broken:
 	return RECV_DONE;
 }
 
+/* Hand the N jobs JS back, in order, and ring the loop. */
+static void
+give_back(struct pgstore *p, struct store_job **js, int n)
+{
+	uint64_t	one = 1;
+	int		i;
+
+	pthread_mutex_lock(&p->jobs_mu);
+	for (i = 0; i < n; i++) {
+		js[i]->next = NULL;
+		if (p->d_tail != NULL)
+			p->d_tail->next = js[i];
+		else
+			p->d_head = js[i];
+		p->d_tail = js[i];
+	}
+	pthread_mutex_unlock(&p->jobs_mu);
+	if (n > 0 && write(p->ev_fd, &one, sizeof(one)) == -1)
+		log_warn("store: eventfd");
+}
+
 /*
  * Finish the group FL, sent already (by the loop) or not: its outcome,
- * or, if a statement was refused, each job again alone.  The caller
- * holds conn_mu.
+ * or, if a statement was refused, each job again alone, each handed
+ * back as it is done (FL is then empty); once quit is set, the rest get
+ * BART_EUNAVAIL (nothing of theirs was sent) at once.  The caller holds
+ * conn_mu.
  */
 static void
 work_group(struct pgstore *p, struct inflight *fl, int sent)
 {
-	int	i;
+	int	i, k;
 
 	if (!sent) {
 		if (p->conn == NULL)
@@ -2048,8 +2071,19 @@ work_group(struct pgstore *p, struct inflight *fl, int sent)
 	}
 	if (group_recv(p, fl, 1) != RECV_REFUSED)
 		return;
-	for (i = 0; i < fl->n; i++)
+	for (i = 0; i < fl->n; i++) {
+		if (atomic_load(&p->quit)) {
+			for (k = i; k < fl->n; k++) {
+				fl->js[k]->st = BART_EUNAVAIL;
+				fl->js[k]->rows = -1;
+			}
+			give_back(p, fl->js + i, fl->n - i);
+			break;
+		}
 		job_alone(p, fl->js[i]);
+		give_back(p, fl->js + i, 1);
+	}
+	fl->n = 0;
 }
 
 /* Idle: the history cap, identity pruning, and a look at the connection. */
@@ -2083,8 +2117,8 @@ work_main(void *arg)
 	struct inflight		*fl = &p->fl;
 	struct store_job	*j;
 	struct timespec		 ts;
-	uint64_t		 one = 1, next_idle = 0;
-	int			 i, ms, rc, sent, taken;
+	uint64_t		 next_idle = 0;
+	int			 ms, rc, sent, taken;
 
 	for (;;) {
 		pthread_mutex_lock(&p->jobs_mu);
@@ -2141,19 +2175,8 @@ work_main(void *arg)
 		pthread_mutex_unlock(&p->conn_mu);
 		if (!sent && taken == 0)
 			continue;
-		pthread_mutex_lock(&p->jobs_mu);
-		for (i = 0; i < fl->n; i++) {
-			fl->js[i]->next = NULL;
-			if (p->d_tail != NULL)
-				p->d_tail->next = fl->js[i];
-			else
-				p->d_head = fl->js[i];
-			p->d_tail = fl->js[i];
-		}
+		give_back(p, fl->js, fl->n);
 		fl->n = 0;
-		pthread_mutex_unlock(&p->jobs_mu);
-		if (write(p->ev_fd, &one, sizeof(one)) == -1)
-			log_warn("store: eventfd");
 	}
 	return NULL;
 }

@@ -18,7 +18,7 @@
 #  6. SIGTERM with calls waiting for a slow database: each answered
 #     before the daemon stops, every acknowledged count committed;
 #  6b. SIGTERM while a refused group's 15 other calls run again one by
-#     one (1 s each): stops within 10 s (KNOWN-FAIL);
+#     one (1 s each): stops within 10 s;
 #  7. the database silent: one connection's calls answered in order, also
 #     when the second is refused at the bound of 256 (KNOWN-FAIL); then
 #     SIGTERM while the feed thread connects: the daemon stops within
@@ -243,7 +243,7 @@ el=$(ms_since "$t0")
 if [ "$el" -le 10000 ]; then
 	ok "SIGTERM during a refused group's one-by-one runs: stopped in ${el} ms"
 else
-	known_fail "SIGTERM during a refused group's one-by-one runs: stopped within 10 s (took ${el} ms: the worker runs every job of the group alone, 3 s deadline each, before it looks at quit)"
+	not_ok "SIGTERM during a refused group's one-by-one runs: stopped within 10 s (took ${el} ms)"
 fi
 kill -0 "${SVC_PIDS[a]}" 2>/dev/null && stop_pid "${SVC_PIDS[a]}"
 grep "still waiting for the store" "$T/a/svc.log" | tail -1 | sed 's/^/#   /'
