@@ -88,12 +88,24 @@ struct held {
 };
 
 /* A call waiting for the store's worker: where its reply goes. */
+/*
+ * A reply made at once (a refusal) to a call of a connection whose
+ * earlier calls wait for the store: sent right after the newest of
+ * them, so that the connection's replies stay in order.
+ */
+struct after {
+	struct after	*next;
+	size_t		 len;
+	unsigned char	 buf[];		/* CONNS_MARK bytes, the reply */
+};
+
 struct parked {
 	struct parked	*prev, *next;
 	uint64_t	 conn;		/* 0: a datagram */
 	struct dgram	 dg;
 	struct drc_key	 key;		/* if its reply is cached */
 	int		 cache;
+	struct after	*after;		/* conn's replies due after this */
 };
 
 struct serve {
@@ -378,8 +390,51 @@ defer_dup(const struct serve *s, const struct drc_key *key)
 }
 
 /*
+ * The reply of LEN bytes in s->out, to a call on C: if C has calls
+ * waiting for the store, it goes after the newest of them (0), counted
+ * as waiting too, so C is not read past PARK_MAX meanwhile; else -1.
+ */
+static int
+defer_after(struct serve *s, struct conn *c, size_t len)
+{
+	struct parked	 *pk;
+	struct after	 *a, **ap;
+	uint64_t	  id = conns_id(c);
+
+	for (pk = s->parked; pk != NULL && pk->conn != id; pk = pk->next)
+		;	/* newest first */
+	if (pk == NULL || (a = malloc(sizeof(*a) + CONNS_MARK + len)) == NULL)
+		return -1;
+	a->next = NULL;
+	a->len = len;
+	memcpy(a->buf + CONNS_MARK, s->out + CONNS_MARK, len);
+	for (ap = &pk->after; *ap != NULL; ap = &(*ap)->next)
+		;
+	*ap = a;
+	conns_park(c);
+	return 0;
+}
+
+/* Send PK's replies due after it on C (NULL: closed), and free them. */
+static void
+after_flush(struct serve *s, struct parked *pk, struct conn *c)
+{
+	struct after	*a;
+
+	while ((a = pk->after) != NULL) {
+		pk->after = a->next;
+		if (c != NULL) {
+			conns_reply(s->cs, c, a->buf, a->len);
+			conns_unpark(s->cs, c);
+		}
+		free(a);
+	}
+}
+
+/*
  * Park call WC (from RQ, on C or D; KEY if its reply is cached) and hand
- * it to the store's worker, or answer it at once if proc_defer does.
+ * it to the store's worker, or answer it at once if proc_defer does
+ * (after C's earlier calls waiting, if any).
  */
 static void
 defer_call(struct serve *s, const struct proc_req *rq,
@@ -407,6 +462,8 @@ defer_call(struct serve *s, const struct proc_req *rq,
 	if ((n = proc_defer(rq, wc, pk, s->out + CONNS_MARK, OUT_CAP)) > 0) {
 		/* Refused at once: never cached, a resend asks again. */
 		free(pk);
+		if (c != NULL && defer_after(s, c, n) == 0)
+			return;
 		send_now(s, c, d, NULL, n);
 		return;
 	}
@@ -453,6 +510,7 @@ defer_done(struct serve *s)
 				conns_reply(s->cs, c, s->out, len);
 				conns_unpark(s->cs, c);
 			}
+			after_flush(s, pk, c);
 		} else {
 			dg_send(s, &pk->dg, s->out + CONNS_MARK, len);
 			if (pk->cache && definite && drc_insert(s->drc,
@@ -507,6 +565,7 @@ defer_drain(struct serve *s)
 	/* Never answered: proc_exit frees their jobs, owners unread. */
 	while ((pk = s->parked) != NULL) {
 		s->parked = pk->next;
+		after_flush(s, pk, NULL);
 		free(pk);
 	}
 	s->nparked = 0;

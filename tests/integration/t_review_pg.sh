@@ -20,7 +20,7 @@
 #  6b. SIGTERM while a refused group's 15 other calls run again one by
 #     one (1 s each): stops within 10 s;
 #  7. the database silent: one connection's calls answered in order, also
-#     when the second is refused at the bound of 256 (KNOWN-FAIL); then
+#     when the second is refused at the bound of 256; then
 #     SIGTERM while the feed thread connects: the daemon stops within
 #     10 s (parked calls get 5 s, a statement 3 s) (KNOWN-FAIL).
 # A check marked KNOWN-FAIL is a defect reported to the store's owner:
@@ -266,7 +266,7 @@ r=$(xt python3 "$RPC" order "${IP4[a]}" "$TPORT" "$UPORT" "$PROG")
 echo "# replies on the connection, xid:status in arrival order: $r"
 case "$r" in
 "1:"*" 2:"*)	ok "one connection's calls answered in order ($r)";;
-"2:18 1:"*)	known_fail "one connection's calls answered in order: the second, refused at the bound (BART_EUNAVAIL), overtook the first ($r)";;
+"2:18 1:"*)	not_ok "one connection's calls answered in order: the second, refused at the bound (BART_EUNAVAIL), overtook the first ($r)";;
 *)		not_ok "two replies on the connection (got '$r')";;
 esac
 # the first count's deadline (3 s) dropped the connection; the feed
