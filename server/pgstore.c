@@ -93,6 +93,7 @@
 #define PG_JOBS_MAX		256
 #define PG_IDLE_MS		1000	/* worker: maintenance, when idle */
 #define PG_DOWN_MS		100	/* worker: look for a new connection */
+#define PG_JOIN_S		2	/* close: the feed thread, at most */
 
 enum req_kind {
 	REQ_COUNT = 0,
@@ -935,6 +936,26 @@ pgstore_feed(struct pgstore *p, store_msg_cb cb, void *arg)
 }
 
 /*
+ * Join the feed thread, for PG_JOIN_S at most: it may sit in a blocking
+ * PQconnectdb (connect_timeout per host).  -1 if it has not ended: the
+ * process is exiting, so it is left running, with all it uses.
+ */
+static int
+feed_join(struct pgstore *p)
+{
+	struct timespec	ts;
+	int		rc;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += PG_JOIN_S;
+	if ((rc = pthread_timedjoin_np(p->thread, NULL, &ts)) == 0)
+		return 0;
+	log_warnx("store: the feed thread is still connecting; left to exit "
+	    "with the process");
+	return -1;
+}
+
+/*
  * At exit: stop the worker, and put every job still queued or in hand
  * on the done list, so that pgstore_done hands each back (to be freed,
  * not answered: nobody is left to answer).  Called again by
@@ -963,6 +984,11 @@ pgstore_stop(struct pgstore *p)
 		pthread_mutex_unlock(&p->jobs_mu);
 		pthread_join(p->worker, NULL);
 	}
+	/* Nothing more into the ring, which is freed before we are; the
+	 * feed thread may outlive pgstore_close (feed_join). */
+	pthread_mutex_lock(&p->feed_mu);
+	p->feed_cb = NULL;
+	pthread_mutex_unlock(&p->feed_mu);
 	/* The worker has ended: what it left in fl, then the queue. */
 	pthread_mutex_lock(&p->jobs_mu);
 	for (i = 0; i < fl->n; i++) {
@@ -992,8 +1018,8 @@ pgstore_close(struct pgstore *p)
 	if (p == NULL)
 		return;
 	pgstore_stop(p);
-	if (p->thread_started)
-		pthread_join(p->thread, NULL);
+	if (p->thread_started && feed_join(p) == -1)
+		return;
 	if (p->spare != NULL)
 		PQfinish(p->spare);
 	if (p->conn != NULL)
