@@ -223,6 +223,27 @@ since_row(void *arg, uint64_t seq, int64_t when, const char *name,
 	return m->name == NULL || m->host == NULL || m->text == NULL;
 }
 
+/*
+ * How many bytes of messages a CHAT_SINCE reply to RQ may carry.  Over
+ * UDP a forged source address makes us a reflector: the reply stays
+ * within PROC_DGRAM_AMPLIFY times the call (a client may pad its call
+ * to be allowed more), or the client is told to use a stream
+ * (BART_EUSESTREAM) if not even one message fits.
+ */
+static void
+since_budget(const struct proc_req *rq, struct since_fill *f)
+{
+	f->budget = STREAM_REPLY_BUDGET;
+	if (rq->xport == PROC_UDP) {
+		f->budget = rq->callen * PROC_DGRAM_AMPLIFY;
+		if (f->budget > DGRAM_REPLY_BUDGET)
+			f->budget = DGRAM_REPLY_BUDGET;
+		f->budget = f->budget > REPLY_HDR + 16 ? f->budget -
+		    REPLY_HDR - 16 : 0;
+		f->strict = 1;
+	}
+}
+
 static void
 do_chat_since(void *argp, void *resp, const struct proc_req *rq)
 {
@@ -235,21 +256,7 @@ do_chat_since(void *argp, void *resp, const struct proc_req *rq)
 	if (max > BART_BATCH_MAX)
 		max = BART_BATCH_MAX;
 	memset(&f, 0, sizeof(f));
-	f.budget = STREAM_REPLY_BUDGET;
-	/*
-	 * Over UDP a forged source address makes us a reflector: the
-	 * reply stays within PROC_DGRAM_AMPLIFY times the call (a client
-	 * may pad its call to be allowed more), or the client is told to
-	 * use a stream (BART_EUSESTREAM) if not even one message fits.
-	 */
-	if (rq->xport == PROC_UDP) {
-		f.budget = rq->callen * PROC_DGRAM_AMPLIFY;
-		if (f.budget > DGRAM_REPLY_BUDGET)
-			f.budget = DGRAM_REPLY_BUDGET;
-		f.budget = f.budget > REPLY_HDR + 16 ? f.budget - REPLY_HDR -
-		    16 : 0;
-		f.strict = 1;
-	}
+	since_budget(rq, &f);
 	ok->newest = store_chat_newest(env->store);
 	if (max > 0 && (f.msgs = calloc(max, sizeof(chat_msg))) == NULL) {
 		r->status = BART_ESTORE;
@@ -462,6 +469,31 @@ proc_status_reply(uint32_t xid, bart_status st, unsigned char *out,
 }
 
 /*
+ * The reply carrying result RES of procedure P (number PROCNUM) to call
+ * XID into OUT (CAP bytes); its length.  A UDP reply larger than
+ * PROC_DGRAM_AMPLIFY times the call (CALLEN bytes) becomes
+ * BART_EUSESTREAM; one that does not fit, SYSTEM_ERR.
+ */
+static size_t
+result_reply(uint32_t xid, rpcproc_t procnum, enum proc_xport xport,
+    size_t callen, const struct proc *p, void *res, unsigned char *out,
+    size_t cap)
+{
+	size_t	len;
+
+	len = wire_reply(out, cap, xid, WIRE_SUCCESS, 0, p->xres, res);
+	if (xport == PROC_UDP && len > callen * PROC_DGRAM_AMPLIFY &&
+	    len > REPLY_HDR + 8)
+		len = proc_status_reply(xid, BART_EUSESTREAM, out, cap);
+	if (len == 0) {
+		log_warnx("reply to procedure %u does not fit", procnum);
+		len = wire_reply(out, cap, xid, WIRE_SYSTEM_ERR, 0, NULL,
+		    NULL);
+	}
+	return len;
+}
+
+/*
  * Serve call C from RQ and encode the reply into OUT (CAP bytes).
  * Returns its length (0: no reply).  *HELD is set if the reply reports
  * a change not yet committed: it must wait for proc_commit.
@@ -509,15 +541,8 @@ proc_call(const struct proc_req *rq, const struct wire_call *c,
 	p->fn(&arg, &res, rq);
 	*held = store_in_group(env->store) && proc_groups(c) &&
 	    *(bart_status *)(void *)&res == BART_OK;
-	len = wire_reply(out, cap, c->xid, WIRE_SUCCESS, 0, p->xres, &res);
-	if (rq->xport == PROC_UDP && len > rq->callen * PROC_DGRAM_AMPLIFY &&
-	    len > REPLY_HDR + 8)
-		len = proc_status_reply(c->xid, BART_EUSESTREAM, out, cap);
-	if (len == 0) {
-		log_warnx("reply to procedure %u does not fit", c->proc);
-		len = wire_reply(out, cap, c->xid, WIRE_SYSTEM_ERR, 0, NULL,
-		    NULL);
-	}
+	len = result_reply(c->xid, c->proc, rq->xport, rq->callen, p, &res,
+	    out, cap);
 	xdr_free(p->xres, (char *)&res);
 	xdr_free(p->xargs, (char *)&arg);
 	return len;
@@ -638,15 +663,7 @@ chat_since_job(const struct proc_req *rq, chat_since_args *a,
 
 	if (max > BART_BATCH_MAX)
 		max = BART_BATCH_MAX;
-	f->budget = STREAM_REPLY_BUDGET;
-	if (rq->xport == PROC_UDP) {
-		f->budget = rq->callen * PROC_DGRAM_AMPLIFY;
-		if (f->budget > DGRAM_REPLY_BUDGET)
-			f->budget = DGRAM_REPLY_BUDGET;
-		f->budget = f->budget > REPLY_HDR + 16 ? f->budget -
-		    REPLY_HDR - 16 : 0;
-		f->strict = 1;
-	}
+	since_budget(rq, f);
 	if (max > 0 && (f->msgs = calloc(max, sizeof(chat_msg))) == NULL)
 		return BART_ESTORE;
 	j->sj.op = STORE_OP_SINCE;
@@ -731,15 +748,8 @@ job_reply(struct proc_job *j, unsigned char *out, size_t cap, int *definite)
 		h->uptime = (util_now_us() - env->started_us) / 1000000;
 		break;
 	}
-	len = wire_reply(out, cap, j->xid, WIRE_SUCCESS, 0, p->xres, &res);
-	if (j->xport == PROC_UDP && len > j->callen * PROC_DGRAM_AMPLIFY &&
-	    len > REPLY_HDR + 8)
-		len = proc_status_reply(j->xid, BART_EUSESTREAM, out, cap);
-	if (len == 0) {
-		log_warnx("reply to procedure %u does not fit", j->proc);
-		len = wire_reply(out, cap, j->xid, WIRE_SYSTEM_ERR, 0, NULL,
-		    NULL);
-	}
+	len = result_reply(j->xid, j->proc, j->xport, j->callen, p, &res,
+	    out, cap);
 	xdr_free(p->xres, (char *)&res);
 	return len;
 }
