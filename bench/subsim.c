@@ -317,25 +317,12 @@ static size_t
 enc_call(unsigned char *buf, size_t cap, uint32_t xid, uint32_t proc,
     xdrproc_t argp, void *args)
 {
-	struct rpc_msg	c;
-	XDR		x;
 	uint32_t	mark;
 	size_t		len;
 
-	memset(&c, 0, sizeof(c));
-	c.rm_xid = xid;
-	c.rm_direction = CALL;
-	c.rm_call.cb_rpcvers = RPC_MSG_VERSION;
-	c.rm_call.cb_prog = BART_PROG;
-	c.rm_call.cb_vers = BART_VERS;
-	c.rm_call.cb_proc = proc;
-	c.rm_call.cb_cred = _null_auth;
-	c.rm_call.cb_verf = _null_auth;
-	xdrmem_create(&x, (char *)buf + 4, (u_int)(cap - 4), XDR_ENCODE);
-	if (!xdr_callmsg(&x, &c) || !argp(&x, args))
+	if ((len = util_call_encode(buf + 4, cap - 4, xid, BART_PROG,
+	    BART_VERS, proc, argp, args)) == 0)
 		die("cannot encode a call");
-	len = xdr_getpos(&x);
-	xdr_destroy(&x);
 	mark = htonl(0x80000000u | (uint32_t)len);
 	memcpy(buf, &mark, 4);
 	return len + 4;

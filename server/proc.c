@@ -469,6 +469,27 @@ proc_status_reply(uint32_t xid, bart_status st, unsigned char *out,
 }
 
 /*
+ * Decode call C's arguments for P into ARG; 0 if they are garbage (a
+ * partial decode stays allocated: freed here).
+ */
+static int
+args_decode(const struct proc *p, const struct wire_call *c,
+    union proc_args *arg)
+{
+	XDR	x;
+	int	ok;
+
+	memset(arg, 0, sizeof(*arg));
+	xdrmem_create(&x, (char *)(uintptr_t)c->args, (u_int)c->argslen,
+	    XDR_DECODE);
+	ok = (*p->xargs)(&x, (char *)arg);
+	xdr_destroy(&x);
+	if (!ok)
+		xdr_free(p->xargs, (char *)arg);
+	return ok;
+}
+
+/*
  * The reply carrying result RES of procedure P (number PROCNUM) to call
  * XID into OUT (CAP bytes); its length.  A UDP reply larger than
  * PROC_DGRAM_AMPLIFY times the call (CALLEN bytes) becomes
@@ -505,9 +526,7 @@ proc_call(const struct proc_req *rq, const struct wire_call *c,
 	const struct proc	*p;
 	union proc_args		 arg;
 	union proc_res		 res;
-	XDR			 x;
 	size_t			 len;
-	int			 ok;
 
 	*held = 0;
 	if (c->prog != BART_PROG)
@@ -524,17 +543,9 @@ proc_call(const struct proc_req *rq, const struct wire_call *c,
 		return wire_reply(out, cap, c->xid, WIRE_PROC_UNAVAIL, 0,
 		    NULL, NULL);
 	p = &procs[c->proc];
-	memset(&arg, 0, sizeof(arg));
-	xdrmem_create(&x, (char *)(uintptr_t)c->args, (u_int)c->argslen,
-	    XDR_DECODE);
-	ok = (*p->xargs)(&x, (char *)&arg);
-	xdr_destroy(&x);
-	if (!ok) {
-		/* A partial decode stays allocated: free it. */
-		xdr_free(p->xargs, (char *)&arg);
+	if (!args_decode(p, c, &arg))
 		return wire_reply(out, cap, c->xid, WIRE_GARBAGE_ARGS, 0,
 		    NULL, NULL);
-	}
 	if (proc_groups(c))
 		store_group_begin(env->store);	/* failing: one tx each */
 	memset(&res, 0, sizeof(res));
@@ -769,20 +780,12 @@ proc_defer(const struct proc_req *rq, const struct wire_call *c, void *owner,
 	union proc_args		 arg;
 	struct proc_job		*j;
 	bart_status		 st = BART_OK;
-	XDR			 x;
 	size_t			 len;
-	int			 ok, definite;
+	int			 definite;
 
-	memset(&arg, 0, sizeof(arg));
-	xdrmem_create(&x, (char *)(uintptr_t)c->args, (u_int)c->argslen,
-	    XDR_DECODE);
-	ok = (*p->xargs)(&x, (char *)&arg);
-	xdr_destroy(&x);
-	if (!ok) {
-		xdr_free(p->xargs, (char *)&arg);
+	if (!args_decode(p, c, &arg))
 		return wire_reply(out, cap, c->xid, WIRE_GARBAGE_ARGS, 0,
 		    NULL, NULL);
-	}
 	if ((j = calloc(1, sizeof(*j))) == NULL) {
 		xdr_free(p->xargs, (char *)&arg);
 		return proc_status_reply(c->xid, BART_ESTORE, out, cap);

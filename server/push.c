@@ -979,11 +979,9 @@ static int
 call_encode(struct sub *s, uint32_t prog, uint32_t vers, uint32_t proc,
     xdrproc_t argproc, void *args, size_t size)
 {
-	struct rpc_msg	 call;
-	XDR		 x;
 	struct io	*io;
 	uint32_t	 mark;
-	u_int		 len;
+	size_t		 len;
 
 	io_free(s);
 	if ((io = calloc(1, sizeof(*io))) == NULL)
@@ -993,25 +991,13 @@ call_encode(struct sub *s, uint32_t prog, uint32_t vers, uint32_t proc,
 		free(io);
 		return -1;
 	}
-	memset(&call, 0, sizeof(call));
-	call.rm_xid = ++s->xid;
-	call.rm_direction = CALL;
-	call.rm_call.cb_rpcvers = RPC_MSG_VERSION;
-	call.rm_call.cb_prog = prog;
-	call.rm_call.cb_vers = vers;
-	call.rm_call.cb_proc = proc;
-	call.rm_call.cb_cred = _null_auth;
-	call.rm_call.cb_verf = _null_auth;
-	xdrmem_create(&x, (char *)io->out + 4, (u_int)(size - 4), XDR_ENCODE);
-	if (!xdr_callmsg(&x, &call) || !argproc(&x, args)) {
-		xdr_destroy(&x);
+	if ((len = util_call_encode(io->out + 4, size - 4, ++s->xid, prog,
+	    vers, proc, argproc, args)) == 0) {
 		free(io->out);
 		free(io);
 		return -1;
 	}
-	len = xdr_getpos(&x);
-	xdr_destroy(&x);
-	mark = htonl(0x80000000u | len);
+	mark = htonl(0x80000000u | (uint32_t)len);
 	memcpy(io->out, &mark, 4);
 	io->outlen = 4 + len;
 	s->io = io;
@@ -1296,10 +1282,9 @@ batch_for(struct push *p, uint64_t after, uint64_t newest)
 static int
 batch_encode(struct push *p)
 {
-	struct rpc_msg	 call;
 	deliver_args	 a;
 	XDR		 x;
-	size_t		 size = 4 + 64 + 16 + 8 + 4;
+	size_t		 size = 4 + 64 + 16 + 8 + 4, hdr;
 	uint32_t	 mark;
 	u_int		 len;
 	int		 i, ok;
@@ -1316,22 +1301,19 @@ batch_encode(struct push *p)
 			return -1;
 		p->batch.enccap = size;
 	}
-	memset(&call, 0, sizeof(call));
-	call.rm_direction = CALL;
-	call.rm_call.cb_rpcvers = RPC_MSG_VERSION;
-	call.rm_call.cb_proc = DELIVER;
-	call.rm_call.cb_cred = _null_auth;
-	call.rm_call.cb_verf = _null_auth;
+	/* The header alone (xid, program, version patched per subscriber). */
+	hdr = util_call_encode(p->batch.enc + 4, size - 4, 0, 0, 0, DELIVER,
+	    NULL, NULL);
+	if (hdr != 40)
+		return -1;
+	p->batch.argoff = 4 + hdr;
 	memset(&a, 0, sizeof(a));
 	a.msgs.msgs_len = (u_int)p->batch.n;
 	a.msgs.msgs_val = p->batch.msgs;
-	xdrmem_create(&x, (char *)p->batch.enc + 4, (u_int)(size - 4),
-	    XDR_ENCODE);
-	ok = xdr_callmsg(&x, &call);
-	p->batch.argoff = 4 + xdr_getpos(&x);
-	ok = ok && p->batch.argoff == 4 + 40 &&
-	    xdr_deliver_args(&x, &a);
-	len = xdr_getpos(&x);
+	xdrmem_create(&x, (char *)p->batch.enc + 4 + hdr,
+	    (u_int)(size - 4 - hdr), XDR_ENCODE);
+	ok = xdr_deliver_args(&x, &a);
+	len = (u_int)hdr + xdr_getpos(&x);
 	xdr_destroy(&x);
 	if (!ok)
 		return -1;
