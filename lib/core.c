@@ -1013,7 +1013,9 @@ unknown_fail(struct bart *b, const char *why)
 {
 	char	msg[sizeof(b->msg)];
 
+	/* The words before "; nothing was changed": that is not known. */
 	snprintf(msg, sizeof(msg), "%s", why);
+	msg[strcspn(msg, ";")] = '\0';
 	return lib_fail(b, BART_ERR_UNKNOWN, "the server could not confirm "
 	    "its commit, and the call sent again failed (%s): the change "
 	    "may or may not be stored", msg);

@@ -56,7 +56,7 @@ stop_pid $FAKE
 
 fake unknown
 within "BART_EUNKNOWN, then BART_EUNAVAIL for the resend: still unknown" 75 \
-    "could not confirm its commit.*may or may not be stored" \
+    "could not confirm its commit, and the call sent again failed \\(the server.s database is unavailable\\): the change may or may not be stored" \
     -T tcp -t 1 localhost count 1
 stop_pid $FAKE
 
