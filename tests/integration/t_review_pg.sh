@@ -253,7 +253,13 @@ host_svc a --chat-rate 0 --store "$CONN" ||
     { not_ok "bart_svc on hosta again"; finish; exit 1; }
 TPORT=$(port_of tcp)
 UPORT=$(port_of udp)
-xt "$BIN/bart_clnt" -t 5 hosta count 1 >/dev/null || not_ok "count before the silence"
+# The last section's statements may still hold the counter row in the
+# database for a while (a sanitizer build is slow): until a count goes.
+went=0
+for i in 1 2 3 4; do
+	xt "$BIN/bart_clnt" -t 5 hosta count 1 >/dev/null 2>&1 && { went=1; break; }
+done
+[ $went = 1 ] || not_ok "count before the silence"
 hrun p nft -f - <<EOF
 table inet review_silent {
 	chain in { type filter hook input priority 0; tcp dport $PG_PORT drop; }
