@@ -52,7 +52,8 @@ COMMON_SRC := common/log.c common/util.c
 SERVER_LIB := server/counter.c server/store.c server/chat.c server/push.c \
 	      server/proc.c server/svc.c server/conns.c server/peer.c \
 	      server/daemon.c server/drc.c server/listen.c server/reg.c \
-	      server/limit.c server/pgstore.c server/wire.c server/serve.c
+	      server/limit.c server/pgstore.c server/wire.c server/serve.c \
+	      server/reqidx.c
 # libbart (lib/, mk/lib.mk) is the client side; bart_clnt is built on it.
 LIB_SRC    := lib/core.c lib/ops.c lib/chat.c lib/cbsvc.c lib/stream.c
 CLIENT_LIB := client/cmd.c client/chatui.c client/json.c $(LIB_SRC)

@@ -278,6 +278,22 @@ util_random_u64(void)
 }
 
 /*
+ * A 64-bit finaliser (splitmix64's): every input bit moves about half
+ * the output bits.  Keyed hash tables (drc.c, reqidx.c) fold their
+ * random seed and key words through it.
+ */
+uint64_t
+util_mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+/*
  * connect() with a deadline.  libtirpc connects blocking, which can
  * hang for minutes on a filtered host; callers hand it our socket.
  */

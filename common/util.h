@@ -21,6 +21,7 @@ size_t		 util_escape(const char *, char *, size_t);
 uint64_t	 util_now_us(void);
 void		 util_random(void *, size_t);
 uint64_t	 util_random_u64(void);
+uint64_t	 util_mix64(uint64_t);
 int		 util_connect_timed(const struct sockaddr *, socklen_t, int);
 int		 util_addr_str(const struct sockaddr *, char *, size_t);
 size_t		 util_call_encode(unsigned char *, size_t, uint32_t, uint32_t,

@@ -20,7 +20,7 @@ FUZZ_SRV     := server/proc.c server/push.c server/chat.c server/store.c \
 		server/counter.c server/drc.c server/wire.c server/serve.c \
 		server/svc.c server/conns.c \
 		server/peer.c server/daemon.c server/limit.c server/listen.c \
-		server/reg.c server/pgstore.c common/util.c
+		server/reg.c server/pgstore.c server/reqidx.c common/util.c
 FUZZ_GEN_OBJ := $(FUZZ_B)/obj/gen/bart_xdr.o
 FUZZ_SRV_OBJ := $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(FUZZ_SRV)) \
 		$(FUZZ_B)/obj/fuzz/fuzz_log.o

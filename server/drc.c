@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "drc.h"
+#include "util.h"
 
 #define NIL		UINT32_MAX
 #define KEY_ADDR_MAX	28	/* sizeof(struct sockaddr_in6) */
@@ -132,17 +133,6 @@ key_make(struct key *k, const struct drc_key *dk)
 	return 0;
 }
 
-static uint64_t
-mix(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
-}
-
 static uint32_t
 key_hash(const struct drc *d, const struct key *k)
 {
@@ -150,11 +140,11 @@ key_hash(const struct drc *d, const struct key *k)
 	uint32_t	w;
 	size_t		i;
 
-	h = mix(h ^ ((uint64_t)k->xid << 32 | k->proc));
-	h = mix(h ^ ((uint64_t)k->prog << 32 | k->vers));
+	h = util_mix64(h ^ ((uint64_t)k->xid << 32 | k->proc));
+	h = util_mix64(h ^ ((uint64_t)k->prog << 32 | k->vers));
 	for (i = 0; i < k->alen; i += sizeof(w)) {
 		memcpy(&w, k->addr + i, sizeof(w));	/* zero-padded */
-		h = mix(h ^ w);
+		h = util_mix64(h ^ w);
 	}
 	return (uint32_t)(h >> 32);
 }

@@ -18,7 +18,13 @@
 #include "counter.h"
 #include "log.h"
 #include "pgstore.h"
+#include "reqidx.h"
 #include "store.h"
+#include "util.h"
+
+#define PG_TRIM_EVERY_US	60000000
+/* Identities one DELETE forgets at most: the loop waits for it. */
+#define REQS_DROP_MAX		50000
 
 enum req_kind {
 	REQ_COUNT = 0,
@@ -33,13 +39,10 @@ enum stmt_id {
 	ST_RELEASE,
 	ST_UNDO,
 	ST_COUNT_SET,
-	ST_REQ_GET,
 	ST_REQ_PUT,
 	ST_MSG_PUT,
 	ST_MSG_SINCE,
-	ST_REQ_PRUNE,
-	ST_REQ_COUNT,
-	ST_REQ_TRIM,
+	ST_REQ_DROP,
 	ST_MAX
 };
 
@@ -51,18 +54,14 @@ static const char *const stmt_sql[ST_MAX] = {
 	[ST_RELEASE] = "RELEASE call",
 	[ST_UNDO] = "ROLLBACK TO call",
 	[ST_COUNT_SET] = "UPDATE counter SET value = ?1 WHERE id = 0",
-	[ST_REQ_GET] = "SELECT result FROM reqs WHERE client = ?1 AND "
-	    "seq = ?2 AND kind = ?3",
-	[ST_REQ_PUT] = "INSERT OR IGNORE INTO reqs "
-	    "(client, seq, kind, result, time) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_REQ_PUT] = "INSERT INTO reqs (n, client, seq, kind, result, time) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_MSG_PUT] = "INSERT INTO msgs (seq, time, name, host, text) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_MSG_SINCE] = "SELECT seq, time, name, host, text FROM msgs "
 	    "WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-	[ST_REQ_PRUNE] = "DELETE FROM reqs WHERE time < ?1",
-	[ST_REQ_COUNT] = "SELECT count(*) FROM reqs",
-	[ST_REQ_TRIM] = "DELETE FROM reqs WHERE (client, seq, kind) IN "
-	    "(SELECT client, seq, kind FROM reqs ORDER BY time LIMIT ?1)",
+	/* The oldest identities: rows are numbered in claim order. */
+	[ST_REQ_DROP] = "DELETE FROM reqs WHERE n <= ?1",
 };
 
 static const char schema[] =
@@ -76,26 +75,47 @@ static const char schema[] =
     "  name TEXT NOT NULL,"
     "  host TEXT NOT NULL,"
     "  text TEXT NOT NULL);"
+    /*
+     * Request identities in the order they were claimed, with no index
+     * at all: n only grows, so every claim appends to the last leaf and
+     * a commit of many counts writes that one page (reqidx.c holds the
+     * same rows in memory for the duplicate check).  Before 2026-12 the
+     * identity was the key (WITHOUT ROWID), with an index on time:
+     * migrate_reqs rewrites such a table, and the index is dropped.
+     */
     "CREATE TABLE IF NOT EXISTS reqs ("
+    "  n INTEGER PRIMARY KEY,"
     "  client INTEGER NOT NULL,"
     "  seq INTEGER NOT NULL,"
     "  kind INTEGER NOT NULL,"
     "  result INTEGER NOT NULL,"
-    "  time INTEGER NOT NULL,"
-    "  PRIMARY KEY (client, seq, kind)) WITHOUT ROWID;"
-    /*
-     * No index on reqs.time: a second b-tree in every transaction cost
-     * a COUNT a quarter of its instructions (its page in each commit,
-     * checksummed into the WAL).  store_prune and store_reqs_trim scan
-     * the table instead, once a minute (about 4 ms for 100,000 rows);
-     * count(*) scanned it already.  Dropped from older databases.
-     */
+    "  time INTEGER NOT NULL);"
     "DROP INDEX IF EXISTS reqs_time;";
+
+/* An older database's reqs (keyed by the identity), rewritten in time order. */
+static const char migrate_sql[] =
+    "BEGIN IMMEDIATE;"
+    "ALTER TABLE reqs RENAME TO reqs_v1;"
+    "CREATE TABLE reqs ("
+    "  n INTEGER PRIMARY KEY,"
+    "  client INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  kind INTEGER NOT NULL,"
+    "  result INTEGER NOT NULL,"
+    "  time INTEGER NOT NULL);"
+    "INSERT INTO reqs (client, seq, kind, result, time) "
+    "  SELECT client, seq, kind, result, time FROM reqs_v1 ORDER BY time;"
+    "DROP TABLE reqs_v1;"
+    "COMMIT;";
 
 struct store {
 	struct pgstore	*pg;		/* --store: PostgreSQL, not SQLite */
+	uint64_t	 pg_trim_us;	/* its next store_reqs_trim */
 	sqlite3		*db;
 	sqlite3_stmt	*st[ST_MAX];
+	struct reqidx	*ids;		/* reqs' rows, in memory */
+	int64_t		 next_row;	/* reqs.n of the next claim */
+	size_t		 tx_ids;	/* reqidx_count when the tx began */
 	int64_t		 counter;	/* cached; changed only after commit */
 	uint64_t	 newest;	/* newest message seq, cached */
 	/* store_chat_cap, store_check (not the transaction path) */
@@ -167,6 +187,15 @@ open_rw(struct store *s, const char *path, enum store_sync sync)
 	    exec_sql(s->db, "PRAGMA wal_autocheckpoint=10000") == -1 ||
 	    exec_sql(s->db, schema) == -1)
 		return -1;
+	if (query_int(s->db, "SELECT count(*) FROM pragma_table_info('reqs') "
+	    "WHERE name = 'n'") == 0) {
+		log_info("%s: rewriting the request identities in claim order "
+		    "(once, for this version)", path);
+		if (exec_sql(s->db, migrate_sql) == -1) {
+			exec_sql(s->db, "ROLLBACK");
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -196,6 +225,58 @@ open_ro(struct store *s, const char *path)
 		    s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * Every remembered identity into s->ids, oldest first.  A database on
+ * a read-only file system may still have the older table (no n): then
+ * in time order, and nothing can be claimed anyway.  -1 on failure.
+ */
+static int
+load_ids(struct store *s)
+{
+	struct reqidx_ent	 e;
+	sqlite3_stmt		*st;
+	int			 rc;
+
+	if ((s->ids = reqidx_new()) == NULL)
+		return -1;
+	if (sqlite3_prepare_v2(s->db, "SELECT n, client, seq, kind, result, "
+	    "time FROM reqs ORDER BY n", -1, &st, NULL) != SQLITE_OK &&
+	    sqlite3_prepare_v2(s->db, "SELECT 0, client, seq, kind, result, "
+	    "time FROM reqs ORDER BY time", -1, &st, NULL) != SQLITE_OK) {
+		log_warnx("sqlite: reading the request identities: %s",
+		    sqlite3_errmsg(s->db));
+		return -1;
+	}
+	memset(&e, 0, sizeof(e));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		e.row = sqlite3_column_int64(st, 0);
+		e.client = (uint64_t)sqlite3_column_int64(st, 1);
+		e.seq = (uint64_t)sqlite3_column_int64(st, 2);
+		e.kind = sqlite3_column_int(st, 3);
+		e.result = sqlite3_column_int64(st, 4);
+		e.time = sqlite3_column_int64(st, 5);
+		if (e.row >= s->next_row)
+			s->next_row = e.row + 1;
+		/* A duplicate row (none is written): the first answer. */
+		if (reqidx_find(s->ids, e.client, e.seq, e.kind) != NULL)
+			continue;
+		if (reqidx_add(s->ids, &e) == -1) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("sqlite: reading the request identities: %s",
+		    rc == SQLITE_NOMEM ? "out of memory" :
+		    sqlite3_errmsg(s->db));
+		return -1;
+	}
+	if (s->next_row < 1)
+		s->next_row = 1;
 	return 0;
 }
 
@@ -261,10 +342,15 @@ store_open(const char *dir, enum store_sync sync)
 	for (i = 0; i < ST_MAX; i++) {
 		if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1,
 		    SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK) {
+			/* Read-only with an older table: that write fails. */
+			if (sqlite3_db_readonly(s->db, "main") == 1)
+				continue;
 			log_warnx("sqlite prepare: %s", sqlite3_errmsg(s->db));
 			goto fail;
 		}
 	}
+	if (load_ids(s) == -1)
+		goto fail;
 	s->counter = query_int(s->db, "SELECT value FROM counter WHERE id=0");
 	s->newest = (uint64_t)query_int(s->db,
 	    "SELECT coalesce(max(seq), 0) FROM msgs");
@@ -287,6 +373,7 @@ store_close(struct store *s)
 	for (i = 0; i < ST_MAX; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_finalize(s->cap_st);
+	reqidx_free(s->ids);
 	if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK)
 		log_warnx("sqlite close: %s", sqlite3_errmsg(s->db));
 	free(s);
@@ -327,6 +414,11 @@ step_done(struct store *s, enum stmt_id id)
 {
 	int	rc;
 
+	if (s->st[id] == NULL) {
+		log_warnx("sqlite: %s: the database is read-only",
+		    stmt_sql[id]);
+		return -1;
+	}
 	rc = sqlite3_step(s->st[id]);
 	sqlite3_reset(s->st[id]);
 	sqlite3_clear_bindings(s->st[id]);
@@ -345,6 +437,7 @@ tx_begin(struct store *s)
 		return -1;
 	if (step_done(s, ST_BEGIN) == -1)
 		return -1;
+	s->tx_ids = reqidx_count(s->ids);
 	s->pending = s->counter;
 	s->pending_newest = s->newest;
 	s->dirty = 0;
@@ -383,6 +476,7 @@ tx_abort(struct store *s)
 {
 	if (!sqlite3_get_autocommit(s->db))
 		step_done(s, ST_ROLLBACK);
+	reqidx_truncate(s->ids, s->tx_ids);	/* its claims are gone */
 	s->pending = s->counter;
 	s->pending_newest = s->newest;
 	s->dirty = 0;
@@ -421,48 +515,60 @@ has_id(const bart_reqid *id)
 	return id != NULL && id->client != 0;
 }
 
-/* 1 and *result if this identity was already executed, 0 if not. */
+/*
+ * 1 and *result if this identity was already executed (committed, or
+ * claimed in the open transaction), 0 if not.
+ */
 static int
 req_lookup(struct store *s, const bart_reqid *id, enum req_kind kind,
     int64_t *result)
 {
-	sqlite3_stmt	*st = s->st[ST_REQ_GET];
-	int		 found = 0;
+	const struct reqidx_ent	*e;
 
-	if (!has_id(id))
+	if (!has_id(id) || (e = reqidx_find(s->ids, id->client, id->seq,
+	    kind)) == NULL)
 		return 0;
-	sqlite3_bind_int64(st, 1, (int64_t)id->client);
-	sqlite3_bind_int64(st, 2, (int64_t)id->seq);
-	sqlite3_bind_int(st, 3, kind);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		*result = sqlite3_column_int64(st, 0);
-		found = 1;
-	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return found;
+	*result = e->result;
+	return 1;
 }
 
 /*
- * Claim identity ID for a change whose answer is RESULT: one INSERT OR
- * IGNORE, the lookup and the record in one statement.  1 if it is new
- * (recorded), 0 if it was executed before (nothing written), -1 if the
- * statement failed (SQLite undid it, or the whole transaction).
+ * Claim identity ID for a change whose answer is RESULT, inside the
+ * open transaction: its row appended, and remembered in s->ids (undone
+ * with the transaction, tx_abort).  1 if it is new (recorded), 0 if it
+ * was executed before (nothing written), -1 if it cannot be recorded
+ * (SQLite undid the statement, or the whole transaction).
  */
 static int
 req_claim(struct store *s, const bart_reqid *id, enum req_kind kind,
     int64_t result)
 {
-	sqlite3_stmt	*st = s->st[ST_REQ_PUT];
+	sqlite3_stmt		*st = s->st[ST_REQ_PUT];
+	struct reqidx_ent	 e;
 
-	sqlite3_bind_int64(st, 1, (int64_t)id->client);
-	sqlite3_bind_int64(st, 2, (int64_t)id->seq);
-	sqlite3_bind_int(st, 3, kind);
-	sqlite3_bind_int64(st, 4, result);
-	sqlite3_bind_int64(st, 5, (int64_t)time(NULL));
+	if (reqidx_find(s->ids, id->client, id->seq, kind) != NULL)
+		return 0;
+	/* ORDER: room first: once the row is in, remembering it must not fail. */
+	if (st == NULL || reqidx_reserve(s->ids) == -1)
+		return -1;
+	memset(&e, 0, sizeof(e));
+	e.client = id->client;
+	e.seq = id->seq;
+	e.kind = kind;
+	e.result = result;
+	e.row = s->next_row;
+	e.time = (int64_t)time(NULL);
+	sqlite3_bind_int64(st, 1, e.row);
+	sqlite3_bind_int64(st, 2, (int64_t)e.client);
+	sqlite3_bind_int64(st, 3, (int64_t)e.seq);
+	sqlite3_bind_int(st, 4, kind);
+	sqlite3_bind_int64(st, 5, result);
+	sqlite3_bind_int64(st, 6, e.time);
 	if (step_done(s, ST_REQ_PUT) == -1)
 		return -1;
-	return sqlite3_changes(s->db) > 0;
+	s->next_row++;
+	reqidx_add(s->ids, &e);		/* reserved: cannot fail */
+	return 1;
 }
 
 /*
@@ -476,8 +582,10 @@ req_claim(struct store *s, const bart_reqid *id, enum req_kind kind,
 static void
 group_check(struct store *s)
 {
-	if (s->group && sqlite3_get_autocommit(s->db))
+	if (s->group && sqlite3_get_autocommit(s->db)) {
 		s->lost = 1;
+		reqidx_truncate(s->ids, s->tx_ids);
+	}
 }
 
 /* A change that cannot run: a resend still learns its first answer. */
@@ -624,9 +732,12 @@ store_count_set(struct store *s, int64_t v)
 	return 0;
 }
 
-/* Undo a CHAT_SEND's savepoint; if that fails, the whole group. */
+/*
+ * Undo a CHAT_SEND's savepoint, and its claim (the identities after
+ * the first IDS); if that fails, the whole group.
+ */
 static void
-chat_undo(struct store *s)
+chat_undo(struct store *s, size_t ids)
 {
 	if (!s->group) {
 		tx_abort(s);
@@ -638,7 +749,9 @@ chat_undo(struct store *s)
 	if (step_done(s, ST_UNDO) == -1 || step_done(s, ST_RELEASE) == -1) {
 		s->lost = 1;
 		tx_abort(s);
+		return;
 	}
+	reqidx_truncate(s->ids, ids);
 }
 
 /* Keep a CHAT_SEND's change: released into the group, or committed. */
@@ -665,10 +778,12 @@ store_chat_add(struct store *s, const bart_reqid *id, int64_t when,
 	bart_status	 rc;
 	int64_t		 prev;
 	uint64_t	 next;
+	size_t		 ids;
 
 	if (s->pg != NULL)
 		return pgstore_chat_add(s->pg, id, when, name, host, text,
 		    seq);
+	ids = reqidx_count(s->ids);
 	if ((s->group && s->lost) ||
 	    (s->group ? step_done(s, ST_SAVE) : tx_begin(s)) == -1) {
 		if ((rc = refused(s, id, REQ_CHAT, &prev)) == BART_OK)
@@ -680,11 +795,11 @@ store_chat_add(struct store *s, const bart_reqid *id, int64_t when,
 	if (has_id(id)) {
 		switch (req_claim(s, id, REQ_CHAT, (int64_t)next)) {
 		case -1:
-			chat_undo(s);
+			chat_undo(s, ids);
 			return BART_ESTORE;
 		case 0:
 			if ((rc = refused(s, id, REQ_CHAT, &prev)) != BART_OK) {
-				chat_undo(s);
+				chat_undo(s, ids);
 				return rc;
 			}
 			if ((rc = chat_keep(s)) == BART_OK)
@@ -698,7 +813,7 @@ store_chat_add(struct store *s, const bart_reqid *id, int64_t when,
 	sqlite3_bind_text(st, 4, host, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, text, -1, SQLITE_STATIC);
 	if (step_done(s, ST_MSG_PUT) == -1) {
-		chat_undo(s);
+		chat_undo(s, ids);
 		return BART_ESTORE;
 	}
 	s->pending_newest = next;
@@ -776,46 +891,73 @@ store_chat_since(struct store *s, uint64_t seq, unsigned int max,
 	return n;
 }
 
-/* Forget request identities older than BEFORE (seconds since epoch). */
+/*
+ * Forget the N oldest identities (at most REQS_DROP_MAX: the rest on
+ * the next call): their rows (a range of n, one DELETE, committed at
+ * once), then, once that is done, their entries.
+ * Never inside a group: its claims are the newest, but the group's
+ * rollback must not take the DELETE with it.
+ */
+static int
+reqs_drop(struct store *s, size_t n)
+{
+	if (n > REQS_DROP_MAX)
+		n = REQS_DROP_MAX;
+	if (n == 0)
+		return 0;
+	if (s->group)
+		return -1;
+	sqlite3_bind_int64(s->st[ST_REQ_DROP], 1,
+	    reqidx_nth(s->ids, n - 1)->row);
+	if (step_done(s, ST_REQ_DROP) == -1)
+		return -1;
+	reqidx_drop_oldest(s->ids, n);
+	return 0;
+}
+
+/*
+ * Forget request identities older than BEFORE (seconds since epoch):
+ * the oldest ones, up to the first that is not (claim order is time
+ * order, unless the clock was set back).
+ */
 int
 store_prune(struct store *s, int64_t before)
 {
+	const struct reqidx_ent	*e;
+	size_t			 n = 0;
+
 	if (s->pg != NULL)
 		return pgstore_prune(s->pg, before);
-	sqlite3_bind_int64(s->st[ST_REQ_PRUNE], 1, before);
-	return step_done(s, ST_REQ_PRUNE);
+	while ((e = reqidx_nth(s->ids, n)) != NULL && e->time < before)
+		n++;
+	return reqs_drop(s, n);
 }
 
 /* How many request identities are remembered. */
 long long
 store_reqs_count(struct store *s)
 {
-	sqlite3_stmt	*st = s->st[ST_REQ_COUNT];
-	long long	 n = -1;
-
 	if (s->pg != NULL)
 		return pgstore_reqs_count(s->pg);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return n;
+	return (long long)reqidx_count(s->ids);
 }
 
 /* Keep at most MAX identities: the oldest go first. */
 int
 store_reqs_trim(struct store *s, unsigned int max)
 {
-	long long	n;
+	uint64_t	now;
+	size_t		n;
 
-	if (s->pg != NULL)
+	if (s->pg != NULL) {
+		/* Once a minute: it counts the shared table's rows. */
+		if ((now = util_now_us()) < s->pg_trim_us)
+			return 0;
+		s->pg_trim_us = now + PG_TRIM_EVERY_US;
 		return pgstore_reqs_trim(s->pg, max);
-	n = store_reqs_count(s);
-	if (n < 0)
-		return -1;
-	if (n <= (long long)max)
-		return 0;
-	sqlite3_bind_int64(s->st[ST_REQ_TRIM], 1, n - (long long)max);
-	return step_done(s, ST_REQ_TRIM);
+	}
+	n = reqidx_count(s->ids);
+	return reqs_drop(s, n > max ? n - max : 0);
 }
 
 /*

@@ -89,9 +89,14 @@ housekeeping(struct env *e, uint64_t now, uint64_t *rereg, uint64_t *prune)
 	}
 	store_check(e->store);		/* bart.db deleted? */
 	store_chat_cap(e->store, e->max_history);
+	/*
+	 * The count bound each tick: with SQLite the identities are in
+	 * memory too, and a burst must not hold a minute of them (at 40,000
+	 * counts a second, 2.4 million); the age once a minute.
+	 */
+	store_reqs_trim(e->store, REQ_REMEMBER_MAX);
 	if (now >= *prune) {
 		store_prune(e->store, (int64_t)time(NULL) - REQ_REMEMBER_SECS);
-		store_reqs_trim(e->store, REQ_REMEMBER_MAX);
 		*prune = now + PRUNE_EVERY_US;
 	}
 }

@@ -23,6 +23,7 @@ main(void)
 	srunner_add_suite(sr, limit_suite());
 	srunner_add_suite(sr, log_suite());
 	srunner_add_suite(sr, pgstore_suite());
+	srunner_add_suite(sr, reqidx_suite());
 	srunner_add_suite(sr, wire_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

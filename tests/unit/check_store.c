@@ -810,7 +810,7 @@ START_TEST(group_lost_rollback)
 
 	ck_assert_int_eq(store_group_begin(st), 0);
 	ck_assert_int_eq(add_ok(&a, 1), 1);
-	fault_at("INSERT OR IGNORE INTO reqs", 0, SQLITE_FULL, 1);
+	fault_at("INSERT INTO reqs", 0, SQLITE_FULL, 1);
 	ck_assert_int_eq(store_count_add(st, &b, 1, &total), BART_ESTORE);
 	ck_assert_int_eq(fault.hit, 1);
 	ck_assert_int_eq(store_count_add(st, &c, 1, &total), BART_ESTORE);
@@ -841,7 +841,7 @@ START_TEST(group_stmt_fails_alone)
 
 	ck_assert_int_eq(store_group_begin(st), 0);
 	ck_assert_int_eq(add_ok(&a, 1), 1);
-	fault_at("INSERT OR IGNORE INTO reqs", 0, SQLITE_ERROR, 0);
+	fault_at("INSERT INTO reqs", 0, SQLITE_ERROR, 0);
 	ck_assert_int_eq(store_count_add(st, &b, 10, &total), BART_ESTORE);
 	ck_assert_int_eq(add_ok(&c, 1), 2);
 	ck_assert_int_eq(store_group_commit(st), BART_OK);
@@ -966,6 +966,133 @@ START_TEST(group_overflow)
 END_TEST
 
 /*
+ * A database from before identities were kept in claim order (the
+ * identity as the key, WITHOUT ROWID): open rewrites the table once;
+ * its identities still answer with their first results, the numbering
+ * goes on after them, and trim and prune work on the new table.
+ */
+START_TEST(old_keyed_table_migrated)
+{
+	bart_reqid	a = { 0x6c, 1 }, b = { 0x6c, 2 }, c = { 0x6c, 3 };
+	sqlite3		*db;
+	char		 path[128];
+	uint64_t	 seq = 0;
+
+	store_close(st);
+	st = NULL;
+	snprintf(path, sizeof(path), "%s/bart.db", dir);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "DROP TABLE reqs;"
+	    "CREATE TABLE reqs (client INTEGER NOT NULL, seq INTEGER NOT NULL,"
+	    " kind INTEGER NOT NULL, result INTEGER NOT NULL,"
+	    " time INTEGER NOT NULL, PRIMARY KEY (client, seq, kind))"
+	    " WITHOUT ROWID;"
+	    "CREATE INDEX reqs_time ON reqs (time);"
+	    "UPDATE counter SET value = 30;"
+	    "INSERT INTO reqs VALUES (108, 2, 0, 30, strftime('%s','now'));"
+	    "INSERT INTO reqs VALUES (108, 1, 0, 10, strftime('%s','now') - 5);"
+	    "INSERT INTO reqs VALUES (108, 1, 1, 7, strftime('%s','now') - 9);",
+	    NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	st = store_open(dir, STORE_SYNC_NORMAL);
+	ck_assert_ptr_nonnull(st);
+	ck_assert_int_eq(store_reqs_count(st), 3);
+	ck_assert_int_eq(add_ok(&a, 10), 10);		/* first answers */
+	ck_assert_int_eq(add_ok(&b, 20), 30);
+	ck_assert_int_eq(store_chat_add(st, &a, 1, "n", "h", "x", &seq),
+	    BART_OK);
+	ck_assert_uint_eq(seq, 7);
+	ck_assert_int_eq(add_ok(&c, 1), 31);
+	ck_assert_int_eq(store_reqs_count(st), 4);
+	/* The rows were rewritten oldest first: prune takes the chat one. */
+	ck_assert_int_eq(store_prune(st, (int64_t)time(NULL) - 7), 0);
+	ck_assert_int_eq(store_reqs_count(st), 3);
+	ck_assert_int_eq(store_chat_add(st, &a, 1, "n", "h", "x", &seq),
+	    BART_OK);
+	ck_assert_uint_eq(seq, 1);			/* forgotten: ran */
+	reopen();
+	ck_assert_int_eq(store_reqs_count(st), 4);
+	ck_assert_int_eq(add_ok(&c, 1), 31);
+	ck_assert_int_eq(store_count_get(st), 31);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "SELECT n FROM reqs", NULL, NULL,
+	    NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "SELECT 1 FROM reqs_v1", NULL, NULL,
+	    NULL), SQLITE_ERROR);
+	sqlite3_close(db);
+}
+END_TEST
+
+/*
+ * What trim and prune forget is gone from the file too: after a
+ * restart it is not remembered again, and what was kept still is.
+ */
+START_TEST(id_forgotten_stays_forgotten)
+{
+	bart_reqid	id = { 0x7d, 0 };
+	int		i;
+
+	for (i = 1; i <= 50; i++) {
+		id.seq = (uint64_t)i;
+		ck_assert_int_eq(add_ok(&id, 1), i);
+	}
+	ck_assert_int_eq(store_reqs_trim(st, 20), 0);
+	reopen();
+	ck_assert_int_eq(store_reqs_count(st), 20);
+	id.seq = 31;
+	ck_assert_int_eq(add_ok(&id, 1), 31);		/* kept */
+	id.seq = 30;
+	ck_assert_int_eq(add_ok(&id, 1), 51);		/* forgotten: runs */
+	ck_assert_int_eq(store_reqs_count(st), 21);
+	reopen();
+	ck_assert_int_eq(add_ok(&id, 1), 51);
+	ck_assert_int_eq(store_count_get(st), 51);
+}
+END_TEST
+
+/*
+ * Many identities across groups, some groups rolled back: each identity
+ * answers its first result, before and after a restart, and none of a
+ * rolled-back group is remembered.
+ */
+START_TEST(id_many_groups)
+{
+	bart_reqid	id = { 0x8e, 0 };
+	int64_t		expect = 0;
+	int		g, i;
+
+	for (g = 0; g < 40; g++) {
+		ck_assert_int_eq(store_group_begin(st), 0);
+		for (i = 0; i < 50; i++) {
+			id.seq = (uint64_t)(g * 50 + i + 1);
+			add_ok(&id, 1);
+		}
+		if (g % 10 == 9) {
+			fault_at("COMMIT", 0, SQLITE_IOERR, 0);
+			ck_assert_int_ne(store_group_commit(st), BART_OK);
+		} else {
+			ck_assert_int_eq(store_group_commit(st), BART_OK);
+			expect += 50;
+		}
+		ck_assert_int_eq(store_count_get(st), expect);
+		ck_assert_int_eq(store_reqs_count(st), expect);
+	}
+	reopen();
+	ck_assert_int_eq(store_reqs_count(st), expect);
+	for (g = 0; g < 40; g++) {
+		id.seq = (uint64_t)(g * 50 + 1);
+		if (g % 10 == 9)
+			continue;
+		ck_assert_int_eq(add_ok(&id, 1),
+		    (int64_t)(g - g / 10) * 50 + 1);
+	}
+	ck_assert_int_eq(store_count_get(st), expect);
+	id.seq = 10 * 50;				/* rolled back: runs */
+	ck_assert_int_eq(add_ok(&id, 1), expect + 1);
+}
+END_TEST
+
+/*
  * An older database's index on reqs.time is dropped at open (it cost
  * every transaction a b-tree); its identities still answer, and prune
  * and trim still work on the scan.
@@ -1058,6 +1185,9 @@ store_suite(void)
 	tcase_add_test(tc, single_commit_fails);
 	tcase_add_test(tc, group_overflow);
 	tcase_add_test(tc, old_time_index_dropped);
+	tcase_add_test(tc, old_keyed_table_migrated);
+	tcase_add_test(tc, id_forgotten_stays_forgotten);
+	tcase_add_test(tc, id_many_groups);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -13,6 +13,7 @@ Suite	*lib_suite(void);
 Suite	*limit_suite(void);
 Suite	*log_suite(void);
 Suite	*pgstore_suite(void);
+Suite	*reqidx_suite(void);
 Suite	*store_suite(void);
 Suite	*util_suite(void);
 Suite	*wire_suite(void);
