@@ -72,6 +72,42 @@ else
 	start_svc; stop_svc
 fi
 
+# An older database (identities keyed by themselves, WITHOUT ROWID, as
+# before 2026-12): rewritten once at start, in time order; its
+# identities still get their first answers and count nothing again.
+if command -v sqlite3 >/dev/null; then
+	sqlite3 "$T/state/bart.db" "DROP TABLE reqs; CREATE TABLE reqs (
+	    client INTEGER NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL,
+	    result INTEGER NOT NULL, time INTEGER NOT NULL,
+	    PRIMARY KEY (client, seq, kind)) WITHOUT ROWID;
+	    INSERT INTO reqs VALUES (4242, 1, 0, $total, strftime('%s','now'));
+	    INSERT INTO reqs VALUES (4242, 1, 1, 3, strftime('%s','now') - 5);"
+	start_svc || exit 1
+	expect_eq "an old identity table is rewritten once, logged" 1 \
+	    "$(grep -c 'rewriting the request identities' "$T/svc.log")"
+	expect_run "an old identity gets its first answer" 0 \
+	    "^count: total $total\$" "" "$BIN/bart_poke" count localhost 4242 1 5
+	expect_run "... and counted nothing again" 0 "^I was called $total times\.\$" \
+	    "" clnt localhost count 0
+	expect_run "a new identity of that client counts" 0 \
+	    "^count: total $((total + 5))\$" "" "$BIN/bart_poke" count localhost 4242 2 5
+	total=$((total + 5))
+	stop_svc
+	start_svc || exit 1
+	expect_eq "... and only once" 1 \
+	    "$(grep -c 'rewriting the request identities' "$T/svc.log")"
+	expect_run "after a restart both identities answer first results" 0 \
+	    "^count: total $total\$" "" "$BIN/bart_poke" count localhost 4242 2 5
+	expect_run "... old and rewritten" 0 "^count: total $((total - 5))\$" "" \
+	    "$BIN/bart_poke" count localhost 4242 1 5
+	expect_eq "the rows: numbered in time order, the old layout gone" \
+	    "1|4242|1|1 2|4242|1|0 3|4242|2|0" \
+	    "$(sqlite3 "$T/state/bart.db" "SELECT n, client, seq, kind FROM reqs ORDER BY n" | tr '\n' ' ' | sed 's/ $//')"
+	stop_svc
+else
+	not_ok "sqlite3 tool needed to make an older database"
+fi
+
 # Durability: a value the client saw survives kill -9.
 start_svc || exit 1
 expect_run "count before kill -9" 0 "^I was called $((total + 7)) times\.$" "" \
