@@ -188,12 +188,7 @@ key_hash(const struct limit *l, uint8_t kind, const unsigned char key[8])
 
 	memcpy(&k, key, 8);
 	h = l->seed ^ (k + kind) * 0x9e3779b97f4a7c15ULL;
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
+	return util_mix64(h);
 }
 
 static void

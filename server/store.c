@@ -64,6 +64,11 @@ static const char *const stmt_sql[ST_MAX] = {
 	[ST_REQ_DROP] = "DELETE FROM reqs WHERE n <= ?1",
 };
 
+#define REQS_TABLE \
+    "reqs (n INTEGER PRIMARY KEY, client INTEGER NOT NULL," \
+    " seq INTEGER NOT NULL, kind INTEGER NOT NULL, result INTEGER NOT NULL," \
+    " time INTEGER NOT NULL)"
+
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS counter ("
     "  id INTEGER PRIMARY KEY CHECK (id = 0),"
@@ -83,26 +88,14 @@ static const char schema[] =
      * identity was the key (WITHOUT ROWID), with an index on time:
      * migrate_reqs rewrites such a table, and the index is dropped.
      */
-    "CREATE TABLE IF NOT EXISTS reqs ("
-    "  n INTEGER PRIMARY KEY,"
-    "  client INTEGER NOT NULL,"
-    "  seq INTEGER NOT NULL,"
-    "  kind INTEGER NOT NULL,"
-    "  result INTEGER NOT NULL,"
-    "  time INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS " REQS_TABLE ";"
     "DROP INDEX IF EXISTS reqs_time;";
 
 /* An older database's reqs (keyed by the identity), rewritten in time order. */
 static const char migrate_sql[] =
     "BEGIN IMMEDIATE;"
     "ALTER TABLE reqs RENAME TO reqs_v1;"
-    "CREATE TABLE reqs ("
-    "  n INTEGER PRIMARY KEY,"
-    "  client INTEGER NOT NULL,"
-    "  seq INTEGER NOT NULL,"
-    "  kind INTEGER NOT NULL,"
-    "  result INTEGER NOT NULL,"
-    "  time INTEGER NOT NULL);"
+    "CREATE TABLE " REQS_TABLE ";"
     "INSERT INTO reqs (client, seq, kind, result, time) "
     "  SELECT client, seq, kind, result, time FROM reqs_v1 ORDER BY time;"
     "DROP TABLE reqs_v1;"
