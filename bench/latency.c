@@ -5,9 +5,11 @@
  * Floor and bart series run in interleaved blocks, so that noise on
  * this shared machine hits both alike; ratios come from one run.
  */
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,9 +191,26 @@ struct conc_shm {
 	struct conc_slot	slot[8];
 };
 
+/* What the client processes of one run call. */
+enum conc_kind {
+	CONC_FLOOR,		/* the echo server */
+	CONC_COUNT,		/* bart: count(1) with an identity */
+	CONC_READ		/* bart: count(0), a read: nothing to commit */
+};
+
+/* One run's figures. */
+struct conc_fig {
+	double	cps;		/* calls a second, all clients */
+	double	p99;		/* the worst client's p99 (us) */
+	double	cpu;		/* bart: the daemon's CPU a call (us) */
+	double	wr;		/* bart: its write syscalls a call */
+	double	clnt;		/* the clients' CPU a call (us) */
+};
+
 static void __attribute__((noreturn))
-conc_child(struct conc_shm *m, int i, int floor, struct echo *e)
+conc_child(struct conc_shm *m, int i, enum conc_kind kind, struct echo *e)
 {
+	int			 floor = kind == CONC_FLOOR;
 	struct conc_slot	*sl = &m->slot[i];
 	CLIENT			*cl = NULL;
 	uint64_t		 t0, t1;
@@ -213,8 +232,8 @@ conc_child(struct conc_shm *m, int i, int floor, struct echo *e)
 	while (!m->go)
 		usleep(100);
 	while ((t0 = now_ns()) < m->stop_ns) {
-		rc = floor ? echo_call(e, fd, "tcp") : rpc_count(cl, 1, 1,
-		    NULL);
+		rc = floor ? echo_call(e, fd, "tcp") : rpc_count(cl,
+		    kind == CONC_COUNT, 1, NULL);
 		if (rc == -1)
 			_exit(1);
 		t1 = now_ns();
@@ -247,20 +266,31 @@ svc_writes(void)
 	return n;
 }
 
+/* The CPU time (user and system, us) of the children waited for. */
+static double
+children_cpu_us(void)
+{
+	struct rusage	ru;
+
+	getrusage(RUSAGE_CHILDREN, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
 /*
- * N client processes for SECS; calls/s, the worst client's p99, and for
- * bart the daemon's CPU time per call (us; less noisy than calls/s on a
- * shared machine) and its write syscalls per call.
+ * N client processes for SECS calling KIND; into F: calls/s, the worst
+ * client's p99, the clients' CPU time per call, and for bart the
+ * daemon's CPU time per call (us; less noisy than calls/s on a shared
+ * machine) and its write syscalls per call.
  */
 static void
-conc_run(struct echo *e, int floor, int n, double *cps, double *p99,
-    double *cpu, double *wr)
+conc_run(struct echo *e, enum conc_kind kind, int n, struct conc_fig *f)
 {
 	struct conc_shm	*m;
 	pid_t		 pid[8];
-	double		*v, worst = 0, x;
+	double		*v, worst = 0, x, k0;
 	uint64_t	 total = 0, t0, c0, w0;
-	int		 i, j, st, ready;
+	int		 i, j, st, ready, floor = kind == CONC_FLOOR;
 
 	m = shared_alloc(sizeof(*m));
 	memset(m, 0, sizeof(*m));
@@ -268,7 +298,7 @@ conc_run(struct echo *e, int floor, int n, double *cps, double *p99,
 		if ((pid[i] = fork()) == -1)
 			die("fork");
 		if (pid[i] == 0)
-			conc_child(m, i, floor, e);
+			conc_child(m, i, kind, e);
 		child_track(pid[i]);
 	}
 	for (j = 0; j < 500; j++) {		/* at most 5 s */
@@ -282,6 +312,7 @@ conc_run(struct echo *e, int floor, int n, double *cps, double *p99,
 				die("a concurrency client failed to start");
 		usleep(10000);
 	}
+	k0 = children_cpu_us();
 	c0 = floor ? 0 : svc_cpu_ns();
 	w0 = floor ? 0 : svc_writes();
 	t0 = now_ns();
@@ -293,7 +324,6 @@ conc_run(struct echo *e, int floor, int n, double *cps, double *p99,
 		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 			say("  (client %d of %d failed)\n", i, n);
 	}
-	*cps = 0;
 	for (i = 0; i < n; i++) {
 		total += m->slot[i].calls;
 		if ((v = malloc(m->slot[i].nlat * sizeof(double) + 1)) ==
@@ -306,12 +336,13 @@ conc_run(struct echo *e, int floor, int n, double *cps, double *p99,
 			worst = x;
 		free(v);
 	}
-	*cps = (double)total / B->p.conc_secs;
-	*p99 = worst;
-	*cpu = !floor && total > 0 ? (double)(svc_cpu_ns() - c0) / 1000.0 /
+	f->cps = (double)total / B->p.conc_secs;
+	f->p99 = worst;
+	f->cpu = !floor && total > 0 ? (double)(svc_cpu_ns() - c0) / 1000.0 /
 	    (double)total : 0;
-	*wr = !floor && total > 0 ? (double)(svc_writes() - w0) /
+	f->wr = !floor && total > 0 ? (double)(svc_writes() - w0) /
 	    (double)total : 0;
+	f->clnt = total > 0 ? (children_cpu_us() - k0) / (double)total : 0;
 	shared_free(m, sizeof(*m));
 }
 
@@ -319,45 +350,64 @@ void
 bench_conc(void)
 {
 	static const int	 ns[] = { 1, 2, 4, 8 };
+	static const struct {
+		const char	*key, *unit;
+		size_t		 off;
+	} rows[] = {
+		{ "count.calls_per_s", "1/s", offsetof(struct conc_fig, cps) },
+		{ "count.p99_worst", "us", offsetof(struct conc_fig, p99) },
+		{ "count.svc_cpu_per_call", "us", offsetof(struct conc_fig,
+		    cpu) },
+		{ "count.svc_writes_per_call", "1", offsetof(struct conc_fig,
+		    wr) },
+		{ "count.clnt_cpu_per_call", "us", offsetof(struct conc_fig,
+		    clnt) },
+	};
+	struct conc_fig		 fl, ct, rd;
 	struct echo		*e;
-	double			 fc, fp, bc, bp, bu, bw, x;
-	char			 key[64];
-	size_t			 i;
+	char			 key[80];
+	size_t			 i, k;
 
 	say("\n== 3. concurrency over tcp, %.1f s per point: N client "
-	    "processes, count(1) vs floor echo\n", B->p.conc_secs);
-	say("%-8s %12s %12s %7s %12s %12s %9s %8s\n", "clients",
+	    "processes, count(1) vs floor echo; read: count(0), which "
+	    "commits nothing; clnt: the clients' CPU a call, bart/floor\n",
+	    B->p.conc_secs);
+	say("%-8s %12s %12s %7s %12s %12s %9s %8s %7s %13s\n", "clients",
 	    "floor call/s", "bart call/s", "ratio", "floor p99", "bart p99",
-	    "cpu/call", "wr/call");
+	    "cpu/call", "wr/call", "read", "clnt us");
 	e = echo_start(B->call_bytes, B->reply_bytes);
 	for (i = 0; i < sizeof(ns) / sizeof(ns[0]) && !over_time(); i++) {
 		/* Alternate which goes first, so drift hits both. */
 		if (i % 2 == 0) {
-			conc_run(e, 1, ns[i], &fc, &fp, &x, &x);
-			conc_run(e, 0, ns[i], &bc, &bp, &bu, &bw);
+			conc_run(e, CONC_FLOOR, ns[i], &fl);
+			conc_run(e, CONC_COUNT, ns[i], &ct);
+			conc_run(e, CONC_READ, ns[i], &rd);
 		} else {
-			conc_run(e, 0, ns[i], &bc, &bp, &bu, &bw);
-			conc_run(e, 1, ns[i], &fc, &fp, &x, &x);
+			conc_run(e, CONC_READ, ns[i], &rd);
+			conc_run(e, CONC_COUNT, ns[i], &ct);
+			conc_run(e, CONC_FLOOR, ns[i], &fl);
 		}
 		say("%-8d %12.0f %12.0f %6.2fx %10.1fus %10.1fus %7.1fus "
-		    "%8.2f\n", ns[i], fc, bc, fc > 0 ? bc / fc : 0, fp, bp, bu,
-		    bw);
+		    "%8.2f %6.2fx %6.1f/%-6.1f\n", ns[i], fl.cps, ct.cps,
+		    fl.cps > 0 ? ct.cps / fl.cps : 0, fl.p99, ct.p99, ct.cpu,
+		    ct.wr, fl.cps > 0 ? rd.cps / fl.cps : 0, ct.clnt, fl.clnt);
 		snprintf(key, sizeof(key), "conc.%d.floor.calls_per_s", ns[i]);
-		tsv(key, fc, "1/s");
-		snprintf(key, sizeof(key), "conc.%d.count.calls_per_s", ns[i]);
-		tsv(key, bc, "1/s");
-		snprintf(key, sizeof(key), "conc.%d.ratio_floor", ns[i]);
-		tsv(key, fc > 0 ? bc / fc : 0, "x");
+		tsv(key, fl.cps, "1/s");
 		snprintf(key, sizeof(key), "conc.%d.floor.p99_worst", ns[i]);
-		tsv(key, fp, "us");
-		snprintf(key, sizeof(key), "conc.%d.count.p99_worst", ns[i]);
-		tsv(key, bp, "us");
-		snprintf(key, sizeof(key), "conc.%d.count.svc_cpu_per_call",
+		tsv(key, fl.p99, "us");
+		snprintf(key, sizeof(key), "conc.%d.floor.clnt_cpu_per_call",
 		    ns[i]);
-		tsv(key, bu, "us");
-		snprintf(key, sizeof(key), "conc.%d.count.svc_writes_per_call",
-		    ns[i]);
-		tsv(key, bw, "1");
+		tsv(key, fl.clnt, "us");
+		for (k = 0; k < sizeof(rows) / sizeof(rows[0]); k++) {
+			snprintf(key, sizeof(key), "conc.%d.%s", ns[i],
+			    rows[k].key);
+			tsv(key, *(const double *)(const void *)
+			    ((const char *)&ct + rows[k].off), rows[k].unit);
+		}
+		snprintf(key, sizeof(key), "conc.%d.ratio_floor", ns[i]);
+		tsv(key, fl.cps > 0 ? ct.cps / fl.cps : 0, "x");
+		snprintf(key, sizeof(key), "conc.%d.read.ratio_floor", ns[i]);
+		tsv(key, fl.cps > 0 ? rd.cps / fl.cps : 0, "x");
 	}
 	echo_stop(e);
 }
