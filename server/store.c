@@ -25,6 +25,7 @@
 #define PG_TRIM_EVERY_US	60000000
 /* Identities one DELETE forgets at most: the loop waits for it. */
 #define REQS_DROP_MAX		50000
+#define DROP_RETRY_US		60000000
 
 enum req_kind {
 	REQ_COUNT = 0,
@@ -109,6 +110,7 @@ struct store {
 	struct reqidx	*ids;		/* reqs' rows, in memory */
 	int64_t		 next_row;	/* reqs.n of the next claim */
 	size_t		 tx_ids;	/* reqidx_count when the tx began */
+	uint64_t	 drop_retry_us;	/* reqs_drop failed: not before */
 	int64_t		 counter;	/* cached; changed only after commit */
 	uint64_t	 newest;	/* newest message seq, cached */
 	/* store_chat_cap, store_check (not the transaction path) */
@@ -887,23 +889,32 @@ store_chat_since(struct store *s, uint64_t seq, unsigned int max,
 /*
  * Forget the N oldest identities (at most REQS_DROP_MAX: the rest on
  * the next call): their rows (a range of n, one DELETE, committed at
- * once), then, once that is done, their entries.
+ * once), then, once that is done, their entries.  A store that cannot
+ * write (read-only) forgets them in memory only.  After a failed
+ * DELETE (a full disk) the next try waits a minute: it would fail and
+ * log twice a second, and nothing new is claimed meanwhile.
  * Never inside a group: its claims are the newest, but the group's
  * rollback must not take the DELETE with it.
  */
 static int
 reqs_drop(struct store *s, size_t n)
 {
+	uint64_t	now;
+
 	if (n > REQS_DROP_MAX)
 		n = REQS_DROP_MAX;
 	if (n == 0)
 		return 0;
-	if (s->group)
+	if (s->group || (now = util_now_us()) < s->drop_retry_us)
 		return -1;
-	sqlite3_bind_int64(s->st[ST_REQ_DROP], 1,
-	    reqidx_nth(s->ids, n - 1)->row);
-	if (step_done(s, ST_REQ_DROP) == -1)
-		return -1;
+	if (sqlite3_db_readonly(s->db, "main") != 1) {
+		sqlite3_bind_int64(s->st[ST_REQ_DROP], 1,
+		    reqidx_nth(s->ids, n - 1)->row);
+		if (step_done(s, ST_REQ_DROP) == -1) {
+			s->drop_retry_us = now + DROP_RETRY_US;
+			return -1;
+		}
+	}
 	reqidx_drop_oldest(s->ids, n);
 	return 0;
 }

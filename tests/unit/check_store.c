@@ -1024,6 +1024,37 @@ START_TEST(old_keyed_table_migrated)
 END_TEST
 
 /*
+ * A DELETE of old identities that fails (a full disk) keeps them, in
+ * memory and in the file, and is not tried again at once (it would
+ * log twice a second): they still answer.
+ */
+START_TEST(id_drop_fails_keeps)
+{
+	bart_reqid	id = { 0x9f, 0 };
+	int		i;
+
+	for (i = 1; i <= 10; i++) {
+		id.seq = (uint64_t)i;
+		ck_assert_int_eq(add_ok(&id, 1), i);
+	}
+	fault_at("DELETE FROM reqs", 0, SQLITE_FULL, 0);
+	ck_assert_int_eq(store_reqs_trim(st, 4), -1);
+	ck_assert_int_eq(fault.hit, 1);
+	ck_assert_int_eq(store_reqs_count(st), 10);
+	ck_assert_int_eq(store_reqs_trim(st, 4), -1);	/* backs off */
+	ck_assert_int_eq(store_reqs_count(st), 10);
+	id.seq = 1;
+	ck_assert_int_eq(add_ok(&id, 1), 1);		/* still known */
+	reopen();
+	ck_assert_int_eq(store_reqs_count(st), 10);
+	ck_assert_int_eq(store_reqs_trim(st, 4), 0);	/* a new process */
+	ck_assert_int_eq(store_reqs_count(st), 4);
+	reopen();
+	ck_assert_int_eq(store_reqs_count(st), 4);
+}
+END_TEST
+
+/*
  * What trim and prune forget is gone from the file too: after a
  * restart it is not remembered again, and what was kept still is.
  */
@@ -1187,6 +1218,7 @@ store_suite(void)
 	tcase_add_test(tc, old_time_index_dropped);
 	tcase_add_test(tc, old_keyed_table_migrated);
 	tcase_add_test(tc, id_forgotten_stays_forgotten);
+	tcase_add_test(tc, id_drop_fails_keeps);
 	tcase_add_test(tc, id_many_groups);
 	suite_add_tcase(s, tc);
 	return s;
