@@ -1,17 +1,17 @@
 #!/bin/bash
 # SPDX-License-Identifier: ISC
-# fansys.sh BUILD_DIR [N [K]]: system calls per subscriber per message
+# fansys.sh BUILD_DIR [N [K [MS]]]: system calls per subscriber per message
 # in a chat fan-out, a figure that does not depend on the machine's
 # load (unlike times).  In its own network+mount namespace with its own
 # rpcbind (as bench/run.sh): bart_svc, one bart_subsim with N simulated
-# subscribers (1000), then K messages (10) 500 ms apart (so each goes
+# subscribers (1000), then K messages (10) MS ms apart (500, so each goes
 # alone, not batched with the next) while strace counts the calls of
 # the daemon's delivery thread (the thread that sends; the others are
 # summed apart) and the simulator's; and nstat the TCP segments (sent
 # in both directions: DELIVERs, replies, pure ACKs).
 set -u
 if [ "${1:-}" = --inside ]; then
-	bin=$2 n=$3 k=$4 T=$(mktemp -d)
+	bin=$2 n=$3 k=$4 ms=$5 T=$(mktemp -d)
 	pids=()
 	cleanup() {
 		local p
@@ -52,16 +52,17 @@ if [ "${1:-}" = --inside ]; then
 	strace -c -o "$T/sim.st" -p "$sim" & st2=$!
 	sleep 1
 	nstat -n	# the namespace's TCP counters from here
-	"$bin/bart_subsim" -S "$k" -I 500 >"$T/sent"
+	"$bin/bart_subsim" -S "$k" -I "$ms" >"$T/sent"
 	last=$(awk '/^sent/ {s = $2} END {print s}' "$T/sent")
 	for i in $(seq 600); do
 		grep -q "^got $last " "$T/sim.out" && break; sleep 0.1
 	done
 	sleep 0.5
-	nstat -z TcpOutSegs TcpExtDelayedACKs >"$T/nstat"
+	nstat -z TcpOutSegs TcpExtDelayedACKs TcpRetransSegs \
+	    TcpExtTCPLossProbes >"$T/nstat"
 	kill -INT $st1 $st2
 	wait $st1 $st2 2>/dev/null
-	echo "== bart_svc: calls per subscriber per message (N=$n, K=$k)"
+	echo "== bart_svc: calls per subscriber per message (N=$n, K=$k, $ms ms apart)"
 	awk -v d=$((n * k)) '{
 		tid = $1; c = $2; sub(/\(.*/, "", c)
 		if (c ~ /^[a-z_0-9]+$/) { cnt[tid, c]++; tot[tid]++; calls[c] = 1 }
@@ -91,8 +92,8 @@ if [ "${1:-}" = --inside ]; then
 		printf "%-18s %8d  %.3f\n", $1, $2, $2 / d }' "$T/nstat"
 	exit 0
 fi
-bin=$(cd "${1:?usage: bench/fansys.sh BUILD_DIR [N [K]]}" && pwd)
+bin=$(cd "${1:?usage: bench/fansys.sh BUILD_DIR [N [K [MS]]]}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 [ "$(id -u)" = 0 ] || { echo "fansys.sh needs root" >&2; exit 1; }
 exec timeout -k 5 300 unshare --net --mount "$here/fansys.sh" --inside \
-    "$bin" "${2:-1000}" "${3:-10}"
+    "$bin" "${2:-1000}" "${3:-10}" "${4:-500}"
