@@ -177,6 +177,7 @@ bench_latency(void)
 /* ---- concurrency ---- */
 
 #define CONC_CAP	200000
+#define CONC_BLOCKS	4		/* a point's time in this many turns */
 
 struct conc_slot {
 	volatile int		ready;
@@ -188,6 +189,7 @@ struct conc_slot {
 struct conc_shm {
 	volatile int		go;
 	volatile uint64_t	stop_ns;
+	volatile uint64_t	warm_ns;	/* latencies from then on */
 	struct conc_slot	slot[8];
 };
 
@@ -198,14 +200,26 @@ enum conc_kind {
 	CONC_READ		/* bart: count(0), a read: nothing to commit */
 };
 
-/* One run's figures. */
+/* One point's figures, summed over its blocks (conc_end divides). */
 struct conc_fig {
 	double	cps;		/* calls a second, all clients */
-	double	p99;		/* the worst client's p99 (us) */
+	double	p99;		/* the worst client's p99 in a block (us) */
 	double	cpu;		/* bart: the daemon's CPU a call (us) */
 	double	wr;		/* bart: its write syscalls a call */
 	double	clnt;		/* the clients' CPU a call (us) */
+	double	calls, secs;	/* the sums: */
+	double	cpu_us, writes, clnt_us;
 };
+
+/* A point's figures per call and per second, from its sums. */
+static void
+conc_end(struct conc_fig *f)
+{
+	f->cps = f->secs > 0 ? f->calls / f->secs : 0;
+	f->cpu = f->calls > 0 ? f->cpu_us / f->calls : 0;
+	f->wr = f->calls > 0 ? f->writes / f->calls : 0;
+	f->clnt = f->calls > 0 ? f->clnt_us / f->calls : 0;
+}
 
 static void __attribute__((noreturn))
 conc_child(struct conc_shm *m, int i, enum conc_kind kind, struct echo *e)
@@ -237,7 +251,7 @@ conc_child(struct conc_shm *m, int i, enum conc_kind kind, struct echo *e)
 		if (rc == -1)
 			_exit(1);
 		t1 = now_ns();
-		if (sl->nlat < CONC_CAP)
+		if (t0 >= m->warm_ns && sl->nlat < CONC_CAP)
 			sl->lat[sl->nlat++] = (float)(t1 - t0) / 1000.0f;
 		sl->calls++;
 	}
@@ -278,13 +292,14 @@ children_cpu_us(void)
 }
 
 /*
- * N client processes for SECS calling KIND; into F: calls/s, the worst
- * client's p99, the clients' CPU time per call, and for bart the
- * daemon's CPU time per call (us; less noisy than calls/s on a shared
- * machine) and its write syscalls per call.
+ * One block: N client processes for SECS calling KIND; added to F: the
+ * calls, the time, the clients' CPU time, for bart the daemon's CPU
+ * time (less noisy than calls/s on a shared machine) and its write
+ * syscalls; and the worst client's p99 if it is the worst yet.
  */
 static void
-conc_run(struct echo *e, enum conc_kind kind, int n, struct conc_fig *f)
+conc_run(struct echo *e, enum conc_kind kind, int n, double secs,
+    struct conc_fig *f)
 {
 	struct conc_shm	*m;
 	pid_t		 pid[8];
@@ -316,7 +331,9 @@ conc_run(struct echo *e, enum conc_kind kind, int n, struct conc_fig *f)
 	c0 = floor ? 0 : svc_cpu_ns();
 	w0 = floor ? 0 : svc_writes();
 	t0 = now_ns();
-	m->stop_ns = t0 + (uint64_t)(B->p.conc_secs * 1e9);
+	m->stop_ns = t0 + (uint64_t)(secs * 1e9);
+	/* A block's first calls (new connections, cold caches): not timed. */
+	m->warm_ns = t0 + (uint64_t)(secs * 1e9) / 10;
 	m->go = 1;
 	for (i = 0; i < n; i++) {
 		waitpid(pid[i], &st, 0);
@@ -336,13 +353,15 @@ conc_run(struct echo *e, enum conc_kind kind, int n, struct conc_fig *f)
 			worst = x;
 		free(v);
 	}
-	f->cps = (double)total / B->p.conc_secs;
-	f->p99 = worst;
-	f->cpu = !floor && total > 0 ? (double)(svc_cpu_ns() - c0) / 1000.0 /
-	    (double)total : 0;
-	f->wr = !floor && total > 0 ? (double)(svc_writes() - w0) /
-	    (double)total : 0;
-	f->clnt = total > 0 ? (children_cpu_us() - k0) / (double)total : 0;
+	f->calls += (double)total;
+	f->secs += secs;
+	if (worst > f->p99)
+		f->p99 = worst;
+	if (!floor) {
+		f->cpu_us += (double)(svc_cpu_ns() - c0) / 1000.0;
+		f->writes += (double)(svc_writes() - w0);
+	}
+	f->clnt_us += children_cpu_us() - k0;
 	shared_free(m, sizeof(*m));
 }
 
@@ -366,27 +385,41 @@ bench_conc(void)
 	struct conc_fig		 fl, ct, rd;
 	struct echo		*e;
 	char			 key[80];
+	double			 secs = B->p.conc_secs / CONC_BLOCKS;
 	size_t			 i, k;
+	int			 b;
 
-	say("\n== 3. concurrency over tcp, %.1f s per point: N client "
-	    "processes, count(1) vs floor echo; read: count(0), which "
-	    "commits nothing; clnt: the clients' CPU a call, bart/floor\n",
-	    B->p.conc_secs);
+	say("\n== 3. concurrency over tcp, %.1f s per point in %d "
+	    "interleaved blocks: N client processes, count(1) vs floor echo; "
+	    "read: count(0), which commits nothing; clnt: the clients' CPU a "
+	    "call, bart/floor\n", B->p.conc_secs, CONC_BLOCKS);
 	say("%-8s %12s %12s %7s %12s %12s %9s %8s %7s %13s\n", "clients",
 	    "floor call/s", "bart call/s", "ratio", "floor p99", "bart p99",
 	    "cpu/call", "wr/call", "read", "clnt us");
 	e = echo_start(B->call_bytes, B->reply_bytes);
 	for (i = 0; i < sizeof(ns) / sizeof(ns[0]) && !over_time(); i++) {
-		/* Alternate which goes first, so drift hits both. */
-		if (i % 2 == 0) {
-			conc_run(e, CONC_FLOOR, ns[i], &fl);
-			conc_run(e, CONC_COUNT, ns[i], &ct);
-			conc_run(e, CONC_READ, ns[i], &rd);
-		} else {
-			conc_run(e, CONC_READ, ns[i], &rd);
-			conc_run(e, CONC_COUNT, ns[i], &ct);
-			conc_run(e, CONC_FLOOR, ns[i], &fl);
+		/*
+		 * Short blocks, taking turns (and which goes first), so that
+		 * the machine's drift hits all three alike: the ratio is of
+		 * one period, not of two.
+		 */
+		memset(&fl, 0, sizeof(fl));
+		memset(&ct, 0, sizeof(ct));
+		memset(&rd, 0, sizeof(rd));
+		for (b = 0; b < CONC_BLOCKS && !over_time(); b++) {
+			if (b % 2 == 0) {
+				conc_run(e, CONC_FLOOR, ns[i], secs, &fl);
+				conc_run(e, CONC_COUNT, ns[i], secs, &ct);
+				conc_run(e, CONC_READ, ns[i], secs, &rd);
+			} else {
+				conc_run(e, CONC_READ, ns[i], secs, &rd);
+				conc_run(e, CONC_COUNT, ns[i], secs, &ct);
+				conc_run(e, CONC_FLOOR, ns[i], secs, &fl);
+			}
 		}
+		conc_end(&fl);
+		conc_end(&ct);
+		conc_end(&rd);
 		say("%-8d %12.0f %12.0f %6.2fx %10.1fus %10.1fus %7.1fus "
 		    "%8.2f %6.2fx %6.1f/%-6.1f\n", ns[i], fl.cps, ct.cps,
 		    fl.cps > 0 ? ct.cps / fl.cps : 0, fl.p99, ct.p99, ct.cpu,
