@@ -108,6 +108,40 @@ else
 	not_ok "sqlite3 tool needed to make an older database"
 fi
 
+# The identity bound (at most 100,000 remembered, kept every half second):
+# 120,000 counts from one client; the newest answer their first results,
+# the oldest are forgotten (a resend runs again) and stay forgotten after
+# a restart; the daemon's memory stays bounded.
+start_svc || exit 1
+out=$(POKE_CLIENT=0x5151 "$BIN/bart_poke" countloop localhost 120000 10)
+expect_eq "120,000 counts acknowledged" "acked 120000 unresolved 0 resent 0 unknown 0 unavail 0" "$out"
+total=$((total + 120000))
+expect_run "the newest identity answers its first result" 0 \
+    "^count: total $total\$" "" "$BIN/bart_poke" count localhost 0x5151 120000 1
+forgot=no
+for i in $(seq 50); do		# the bound is kept within a second
+	case $("$BIN/bart_poke" count localhost 0x5151 1 1) in
+	"count: total $((total + 1))") forgot=yes; total=$((total + 1)); break ;;
+	"count: total $((total - 119999))") sleep 0.1 ;;
+	*) break ;;
+	esac
+done
+expect_eq "the oldest identity is forgotten: it ran again, once" yes "$forgot"
+rss=$(awk '/^VmRSS:/ {print $2}' /proc/$SVC_PID/status)
+echo "# daemon RSS with 100,000 identities remembered: $rss kB"
+rss_max=131072			# ASan: its quarantine alone is 256 MB
+[ -n "${BART_ASAN:-}" ] && rss_max=524288
+if [ "${rss:-999999}" -lt $rss_max ]; then ok "daemon RSS bounded ($rss kB)"
+else not_ok "daemon RSS bounded ($rss kB, at most $rss_max)"; fi
+stop_svc
+start_svc || exit 1
+expect_run "after a restart: still forgotten (counts again)" 0 \
+    "^count: total $((total + 1))\$" "" "$BIN/bart_poke" count localhost 0x5151 2 1
+total=$((total + 1))
+expect_run "... and the newest still remembered" 0 \
+    "^count: total $((total - 2))\$" "" "$BIN/bart_poke" count localhost 0x5151 120000 1
+stop_svc
+
 # Durability: a value the client saw survives kill -9.
 start_svc || exit 1
 expect_run "count before kill -9" 0 "^I was called $((total + 7)) times\.$" "" \

@@ -27,7 +27,8 @@
  *                                        (K, V: such answers); N 0: until
  *                                        the file $POKE_STOP exists
  *
- * $POKE_NETTYPE names the netid to use (default tcp).
+ * $POKE_NETTYPE names the netid to use (default tcp); $POKE_CLIENT the
+ * client id of countloop's identities (default: random), seqs 1..N.
  * Prints the status in words and its number; exit 0 if the call got an
  * answer (whatever the status), 1 if it failed at the RPC level.
  */
@@ -360,7 +361,9 @@ do_countloop(char *hosts, long n, long secs)
 	if (nh == 0)
 		return 2;
 	memset(&a, 0, sizeof(a));
-	a.id.client = util_random_u64();
+	/* POKE_CLIENT: a known client id, for a test to resend them later. */
+	a.id.client = getenv("POKE_CLIENT") != NULL ?
+	    strtoull(getenv("POKE_CLIENT"), NULL, 0) : util_random_u64();
 	a.up = 1;
 	for (i = 0; n == 0 || i < n; i++) {
 		if (n == 0 && (stop == NULL || access(stop, F_OK) == 0))
