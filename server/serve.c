@@ -32,6 +32,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -550,12 +551,20 @@ defer_setup(struct serve *s)
 static void
 defer_drain(struct serve *s)
 {
-	struct epoll_event	ev;
+	struct pollfd		 p;
 	struct parked		*pk;
-	uint64_t		end = util_now_us() + DRAIN_US;
+	uint64_t		 end = util_now_us() + DRAIN_US;
 
+	/*
+	 * The worker's fd alone: in the whole epoll set a connection with
+	 * unread bytes (parked ones are not read) is ready every time, and
+	 * this loop would spin until END.
+	 */
+	memset(&p, 0, sizeof(p));
+	p.fd = proc_done_fd();
+	p.events = POLLIN;
 	while (s->nparked > 0 && s->done_reg == 1 && util_now_us() < end) {
-		if (epoll_wait(s->ep, &ev, 1, 100) == -1 && errno != EINTR)
+		if (poll(&p, 1, 100) == -1 && errno != EINTR)
 			break;
 		defer_done(s);
 	}

@@ -226,7 +226,9 @@ expect_eq "SIGTERM, slow database: each acknowledged count committed" \
 # A group of 16: the first refused (the pipeline aborts at once), the
 # other 15 then run one transaction each, 1 s each in the trigger.  The
 # parked calls get 5 s (DRAIN_US); pgstore_close must not wait for all
-# 15 s of them.
+# 15 s of them.  A client connects and calls during the drain, which
+# reads nothing more: it must wait for the worker, not spin on the
+# readable listener and connection (it did: a CPU for the 5 s).
 host_svc a --chat-rate 0 --store "$CONN" ||
     { not_ok "bart_svc on hosta again"; finish; exit 1; }
 TPORT=$(port_of tcp)
@@ -236,10 +238,27 @@ for i in $(seq 15); do specs="$specs 85:$i:1"; done
 ( xt python3 "$RPC" tcp "${IP4[a]}" "$TPORT" "$PROG" $specs >"$T/t6b.out" 2>&1 ) &
 track $!
 wait_for 5 sleeping || not_ok "6b: a statement sleeps"
+# utime + stime of PID, in clock ticks (/proc/PID/stat fields 14, 15)
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null; }
+cpu0=$(cpu_ticks "${SVC_PIDS[a]}")
+cpu1=$cpu0
 t0=$(date +%s%N)
 kill -TERM "${SVC_PIDS[a]}"
-for i in $(seq 600); do kill -0 "${SVC_PIDS[a]}" 2>/dev/null || break; sleep 0.05; done
+( xt python3 "$RPC" tcp "${IP4[a]}" "$TPORT" "$PROG" 86:1:0 >/dev/null 2>&1 ) &
+track $!
+for i in $(seq 600); do
+	kill -0 "${SVC_PIDS[a]}" 2>/dev/null || break
+	c=$(cpu_ticks "${SVC_PIDS[a]}") && [ -n "$c" ] && cpu1=$c
+	sleep 0.05
+done
 el=$(ms_since "$t0")
+hz=$(getconf CLK_TCK)
+# At most a quarter of one CPU over the drain (a spin takes all of it).
+if [ $(( (cpu1 - cpu0) * 1000 / hz )) -le $(( el / 4 )) ]; then
+	ok "6b: the drain waits, not spins: $(( (cpu1 - cpu0) * 1000 / hz )) ms of CPU in ${el} ms"
+else
+	not_ok "6b: the drain waits, not spins: $(( (cpu1 - cpu0) * 1000 / hz )) ms of CPU in ${el} ms"
+fi
 if [ "$el" -le 10000 ]; then
 	ok "SIGTERM during a refused group's one-by-one runs: stopped in ${el} ms"
 else
