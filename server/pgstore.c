@@ -1571,8 +1571,14 @@ pgstore_kick(struct pgstore *p)
 			ev.events = EPOLLIN;
 			ev.data.fd = PQsocket(p->conn);
 			p->fast = 1;
-			if (!fl->broken && epoll_ctl(p->done_fd, EPOLL_CTL_ADD,
-			    ev.data.fd, &ev) == 0) {
+			/*
+			 * ORDER: all of it sent first: the loop waits for the
+			 * answer only (EPOLLIN), so a statement left half in
+			 * libpq's buffer would wait for the deadline.
+			 */
+			if (!fl->broken && PQflush(p->conn) == 0 &&
+			    epoll_ctl(p->done_fd, EPOLL_CTL_ADD, ev.data.fd,
+			    &ev) == 0) {
 				p->fast_fd = ev.data.fd;
 				fast_timer(p, PG_CALL_MS);
 				pthread_mutex_unlock(&p->jobs_mu);
