@@ -708,6 +708,19 @@ add_ok(const bart_reqid *id, int64_t up)
 	return total;
 }
 
+/* Counts of 1 from CLIENT with seqs 1..N, on a counter at 0: totals 1..N. */
+static void
+count_seqs(uint64_t client, int n)
+{
+	bart_reqid	id = { client, 0 };
+	int		i;
+
+	for (i = 1; i <= n; i++) {
+		id.seq = (uint64_t)i;
+		ck_assert_int_eq(add_ok(&id, 1), i);
+	}
+}
+
 /* A resend inside the group answers the first total and adds nothing. */
 START_TEST(group_dup_inside)
 {
@@ -1031,12 +1044,8 @@ END_TEST
 START_TEST(id_drop_fails_keeps)
 {
 	bart_reqid	id = { 0x9f, 0 };
-	int		i;
 
-	for (i = 1; i <= 10; i++) {
-		id.seq = (uint64_t)i;
-		ck_assert_int_eq(add_ok(&id, 1), i);
-	}
+	count_seqs(id.client, 10);
 	fault_at("DELETE FROM reqs", 0, SQLITE_FULL, 0);
 	ck_assert_int_eq(store_reqs_trim(st, 4), -1);
 	ck_assert_int_eq(fault.hit, 1);
@@ -1061,12 +1070,8 @@ END_TEST
 START_TEST(id_forgotten_stays_forgotten)
 {
 	bart_reqid	id = { 0x7d, 0 };
-	int		i;
 
-	for (i = 1; i <= 50; i++) {
-		id.seq = (uint64_t)i;
-		ck_assert_int_eq(add_ok(&id, 1), i);
-	}
+	count_seqs(id.client, 50);
 	ck_assert_int_eq(store_reqs_trim(st, 20), 0);
 	reopen();
 	ck_assert_int_eq(store_reqs_count(st), 20);
