@@ -424,22 +424,30 @@ sim_start(struct sim *m, int n, int naddrs, int first)
 	m->n = n;
 }
 
-/* Read M's lines until one starts with WHAT (and, for "got", is SEQ). */
+/*
+ * Read M's lines until one starts with WHAT (and, for "got", is SEQ):
+ * *US the latency of the last subscriber to take the message in, *ARR
+ * that of the latest DELIVER's arrival in the kernel (0 if not told).
+ */
 static int
-sim_line(struct sim *m, const char *what, uint64_t seq, int ms, double *us)
+sim_line(struct sim *m, const char *what, uint64_t seq, int ms, double *us,
+    double *arr)
 {
 	char			line[256];
 	unsigned long long	s;
 	uint64_t		end = now_ns() + (uint64_t)ms * 1000000;
-	double			v;
+	double			v, w = 0;
+	int			k;
 
 	while (sim_getline(m, line, sizeof(line), end) == 0) {
 		if (strncmp(line, what, strlen(what)) != 0)
 			continue;
 		if (seq == 0)
 			return 0;
-		if (sscanf(line, "got %llu %lf", &s, &v) == 2 && s == seq) {
+		if ((k = sscanf(line, "got %llu %lf %lf", &s, &v, &w)) >= 2 &&
+		    s == seq) {
 			*us = v;
+			*arr = k == 3 ? w : 0;
 			return 0;
 		}
 	}
@@ -571,22 +579,26 @@ sims_cpu_ns(const struct sim *m)
  */
 static void
 fansim_rounds(CLIENT *cl, struct sim *m, int stopped, int rounds,
-    struct samples *s, int *missed)
+    struct samples *s, struct samples *sa, int *missed)
 {
 	uint64_t	seq;
-	double		a, worst;
+	double		a, b, worst, worsta;
 	int		r, i, miss, inrow = 0;
 
 	for (r = 0; r < rounds && !over_time() && inrow < FAN_MISSES; r++) {
 		if (send_stamped(cl, &seq) == -1)
 			die("CHAT_SEND failed");
-		worst = 0;
+		worst = worsta = 0;
 		miss = 0;
 		for (i = 0; i < sim_all - (stopped != 0) && !miss; i++) {
-			if (sim_line(&m[i], "got", seq, 10000, &a) == -1)
+			if (sim_line(&m[i], "got", seq, 10000, &a, &b) == -1)
 				miss = 1;
-			else if (a > worst)
-				worst = a;
+			else {
+				if (a > worst)
+					worst = a;
+				if (b > worsta)
+					worsta = b;
+			}
 		}
 		if (miss) {
 			(*missed)++;
@@ -595,6 +607,7 @@ fansim_rounds(CLIENT *cl, struct sim *m, int stopped, int rounds,
 		}
 		inrow = 0;
 		samples_add(s, worst);
+		samples_add(sa, worsta);
 		usleep(5000);
 	}
 }
@@ -604,7 +617,7 @@ bench_fansim(void)
 {
 	static const int	 ns[] = { 100, 1000, 10000 };
 	static char		 cap[16];
-	struct samples		 s0, s1;
+	struct samples		 s0, s1, a0, a1;
 	struct sim		 m[SIM_MAX + 1];
 	const char		*e;
 	CLIENT			*cl;
@@ -625,13 +638,16 @@ bench_fansim(void)
 	say("\n== 8. chat fan-out at scale: %s subscribers simulated by "
 	    "bart_subsim (90%% in %d processes, 10%% in one more), SEND to "
 	    "the last DELIVER; cpu/msg: the daemon's CPU per message (all "
-	    "threads), sim/msg the simulators' (all of them)\n",
+	    "threads), sim/msg the simulators' (all of them); arr: the same "
+	    "to the last DELIVER's arrival in the kernel (SO_TIMESTAMPNS), "
+	    "without the simulators' own queue\n",
 	    B->p.quick ? "100 / 1,000" : "100 / 1,000 / 10,000", sim_main);
 	if (sim_nice != 0)
 		say("(simulators at nice %d)\n", sim_nice);
-	say("%-8s %-12s %5s %9s %9s %9s %7s %8s %9s %8s %9s %9s\n",
-	    "subscrs", "case", "msgs", "p50 us", "p99 us", "max us", "missed",
-	    "threads", "RSS KiB", "setup s", "cpu/msg", "sim/msg");
+	say("%-8s %-12s %5s %9s %9s %9s %9s %9s %7s %8s %9s %8s %9s %9s\n",
+	    "subscrs", "case", "msgs", "p50 us", "p99 us", "max us",
+	    "arr p50", "arr p99", "missed", "threads", "RSS KiB", "setup s",
+	    "cpu/msg", "sim/msg");
 	svc_stop();
 	snprintf(cap, sizeof(cap), "%d", 12000);
 	B->svc_args[0] = "--max-subs";
@@ -664,16 +680,19 @@ bench_fansim(void)
 				    sim_nice);
 		}
 		for (i = 0; i < sim_all; i++)
-			if (sim_line(&m[i], "ready", 0, 150000, NULL) == -1)
+			if (sim_line(&m[i], "ready", 0, 150000, NULL, NULL) ==
+			    -1)
 				die("simulated subscribers not ready");
 		thr = svc_status("Threads");
 		rss = svc_status("VmRSS");
 		samples_init(&s0, (size_t)rounds);
 		samples_init(&s1, (size_t)rounds);
+		samples_init(&a0, (size_t)rounds);
+		samples_init(&a1, (size_t)rounds);
 		m0 = m1 = 0;
 		cpu0 = svc_cpu_all_ns();
 		scpu0 = sims_cpu_ns(m);
-		fansim_rounds(cl, m, 0, rounds, &s0, &m0);
+		fansim_rounds(cl, m, 0, rounds, &s0, &a0, &m0);
 		cpu = s0.n > 0 ? (double)(svc_cpu_all_ns() - cpu0) / 1e6 /
 		    (double)s0.n : 0;
 		scpu = s0.n > 0 ? (double)(sims_cpu_ns(m) - scpu0) / 1e6 /
@@ -681,16 +700,18 @@ bench_fansim(void)
 		rss1 = svc_status("VmRSS");
 		if (rss1 > rss)
 			rss = rss1;
-		say("%-8d %-12s %5zu %9.0f %9.0f %9.0f %7d %8ld %9ld %8.1f "
-		    "%6.2f ms %6.2f ms\n", n, "all", s0.n,
+		say("%-8d %-12s %5zu %9.0f %9.0f %9.0f %9.0f %9.0f %7d %8ld "
+		    "%9ld %8.1f %6.2f ms %6.2f ms\n", n, "all", s0.n,
 		    samples_pct(&s0, 50), samples_pct(&s0, 99),
-		    samples_pct(&s0, 100), m0, thr, rss,
+		    samples_pct(&s0, 100), samples_pct(&a0, 50),
+		    samples_pct(&a0, 99), m0, thr, rss,
 		    (double)(now_ns() - t0) / 1e9, cpu, scpu);
 		kill(m[sim_main].pid, SIGSTOP);
-		fansim_rounds(cl, m, 1, rounds, &s1, &m1);
-		say("%-8d %-12s %5zu %9.0f %9.0f %9.0f %7d %8ld %9ld\n", n,
-		    "10%_stopped", s1.n, samples_pct(&s1, 50),
-		    samples_pct(&s1, 99), samples_pct(&s1, 100), m1,
+		fansim_rounds(cl, m, 1, rounds, &s1, &a1, &m1);
+		say("%-8d %-12s %5zu %9.0f %9.0f %9.0f %9.0f %9.0f %7d %8ld "
+		    "%9ld\n", n, "10%_stopped", s1.n, samples_pct(&s1, 50),
+		    samples_pct(&s1, 99), samples_pct(&s1, 100),
+		    samples_pct(&a1, 50), samples_pct(&a1, 99), m1,
 		    svc_status("Threads"), svc_status("VmRSS"));
 		kill(m[sim_main].pid, SIGCONT);
 		snprintf(fig, sizeof(fig), "fansim.%d.all.p50", n);
@@ -699,6 +720,10 @@ bench_fansim(void)
 		tsv(fig, samples_pct(&s0, 99), "us");
 		snprintf(fig, sizeof(fig), "fansim.%d.stopped.p99", n);
 		tsv(fig, samples_pct(&s1, 99), "us");
+		snprintf(fig, sizeof(fig), "fansim.%d.all.arr_p99", n);
+		tsv(fig, samples_pct(&a0, 99), "us");
+		snprintf(fig, sizeof(fig), "fansim.%d.stopped.arr_p99", n);
+		tsv(fig, samples_pct(&a1, 99), "us");
 		snprintf(fig, sizeof(fig), "fansim.%d.cpu_per_msg", n);
 		tsv(fig, cpu, "ms");
 		snprintf(fig, sizeof(fig), "fansim.%d.sim_cpu_per_msg", n);
@@ -711,6 +736,8 @@ bench_fansim(void)
 			sim_stop(&m[i]);
 		samples_free(&s0);
 		samples_free(&s1);
+		samples_free(&a0);
+		samples_free(&a1);
 	}
 	clnt_destroy(cl);
 	svc_stop();

@@ -30,9 +30,12 @@
  *   bart_subsim -S K [-I MS]    send K chat messages "t=NS" MS ms apart
  *
  * stdout, one line each: "ready N probed P failed F" once subscribed
- * (and probed, or after -t seconds); "got SEQ US" when every subscriber
- * has message SEQ, US the latency of the last one (the message text
- * carries its send time, "t=NS" on CLOCK_MONOTONIC; normal mode only);
+ * (and probed, or after -t seconds); "got SEQ US AUS" when every
+ * subscriber has message SEQ, US the latency of the last one to take it
+ * in (the message text carries its send time, "t=NS" on
+ * CLOCK_MONOTONIC; normal mode only), AUS the latest arrival of its
+ * DELIVER in this host's kernel (SO_TIMESTAMPNS: what a subscriber
+ * with a CPU of its own would see; US adds the queue of this process);
  * "report ..." for the command "report" on stdin.  stdin EOF: leave
  * (unsubscribe, unregister) and exit.
  */
@@ -94,6 +97,7 @@ struct conn {
 	unsigned int	 ndeliver;	/* DELIVERs taken (dropmid) */
 	int		 drop;		/* dropmid: close it now */
 	int		 queued;	/* in flushq */
+	uint64_t	 arr;		/* its last read's arrival, mono ns */
 	struct conn	*tnext;		/* timed list */
 };
 
@@ -112,6 +116,8 @@ static int		 nflush;
 static uint64_t		 drops;		/* dropmid: connections closed */
 static uint32_t		*cnt;		/* per seq - last_seen - 1 */
 static uint64_t		*maxlat;	/* ns */
+static uint64_t		*maxarr;	/* ns, kernel arrival */
+static int64_t		 rt_off;	/* CLOCK_REALTIME - CLOCK_MONOTONIC */
 static struct conn	*timed;
 static struct conn	*bartc[MAX_ADDRS];
 static uint32_t		 xid_next = 1;
@@ -131,6 +137,18 @@ mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* CLOCK_REALTIME - CLOCK_MONOTONIC, ns (kernel stamps are realtime). */
+static int64_t
+clock_offset(void)
+{
+	struct timespec	r, m;
+
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	clock_gettime(CLOCK_REALTIME, &r);
+	return ((int64_t)r.tv_sec - m.tv_sec) * 1000000000 +
+	    (r.tv_nsec - m.tv_nsec);
 }
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
@@ -338,7 +356,7 @@ sub_of(uint32_t prog)
 
 /* A message arrived at S: in order, a repeat, or after a gap. */
 static void
-got_msg(struct sim_sub *s, const chat_msg *m, uint64_t now)
+got_msg(struct sim_sub *s, const chat_msg *m, uint64_t now, uint64_t arr)
 {
 	const char	*t;
 	uint64_t	 k, sent;
@@ -354,13 +372,15 @@ got_msg(struct sim_sub *s, const chat_msg *m, uint64_t now)
 	k = m->seq - last_seen - 1;
 	if (k >= MAX_MSGS || mode != M_NORMAL)
 		return;
-	if ((t = strstr(m->text, "t=")) != NULL &&
-	    (sent = strtoull(t + 2, NULL, 10)) != 0 && sent < now &&
-	    now - sent > maxlat[k])
+	sent = (t = strstr(m->text, "t=")) != NULL ?
+	    strtoull(t + 2, NULL, 10) : 0;
+	if (sent != 0 && sent < now && now - sent > maxlat[k])
 		maxlat[k] = now - sent;
+	if (sent != 0 && arr > sent && arr - sent > maxarr[k])
+		maxarr[k] = arr - sent;
 	if (++cnt[k] == (uint32_t)nok)
-		printf("got %llu %.0f\n", (unsigned long long)m->seq,
-		    (double)maxlat[k] / 1000.0);
+		printf("got %llu %.0f %.0f\n", (unsigned long long)m->seq,
+		    (double)maxlat[k] / 1000.0, (double)maxarr[k] / 1000.0);
 }
 
 /* One call from the server on callback connection C. */
@@ -421,7 +441,7 @@ callback_call(struct conn *c, const unsigned char *rec, size_t len)
 		r.status = BART_EBADTOKEN;
 	} else
 		for (i = 0; i < a.msgs.msgs_len; i++)
-			got_msg(s, &a.msgs.msgs_val[i], now);
+			got_msg(s, &a.msgs.msgs_val[i], now, c->arr);
 	if (mode == M_DROPMID && ++c->ndeliver % (unsigned int)mode_ms == 0) {
 		c->drop = 1;		/* taken, never answered */
 		drops++;
@@ -530,6 +550,40 @@ record_at(struct conn *c, size_t at, size_t *body, size_t *used)
 	return 1;
 }
 
+/*
+ * recv() on a callback connection, noting when the bytes came into this
+ * host's kernel (the last segment read; CLOCK_REALTIME made monotonic).
+ */
+static ssize_t
+recv_stamped(struct conn *c, void *buf, size_t len)
+{
+	union {
+		char		b[CMSG_SPACE(sizeof(struct timespec))];
+		struct cmsghdr	align;
+	}		 cb;
+	struct iovec	 iov = { buf, len };
+	struct msghdr	 mh;
+	struct cmsghdr	*cm;
+	struct timespec	 ts;
+	ssize_t		 r;
+
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cb.b;
+	mh.msg_controllen = sizeof(cb.b);
+	if ((r = recvmsg(c->fd, &mh, 0)) <= 0)
+		return r;
+	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_TIMESTAMPNS) {
+			memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+			c->arr = (uint64_t)((int64_t)ts.tv_sec * 1000000000 +
+			    ts.tv_nsec - rt_off);
+		}
+	return r;
+}
+
 /* Take whole records from C's input; -1 if the peer must go. */
 static int
 conn_read(struct conn *c)
@@ -550,7 +604,10 @@ conn_read(struct conn *c)
 			c->incap = c->incap ? c->incap * 2 : 8192;
 		}
 		room = c->incap - c->inlen;
-		r = recv(c->fd, c->in + c->inlen, room, 0);
+		if (c->kind == 1)
+			r = recv_stamped(c, c->in + c->inlen, room);
+		else
+			r = recv(c->fd, c->in + c->inlen, room, 0);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1 && errno == EAGAIN)
@@ -961,8 +1018,10 @@ main(int argc, char **argv)
 		usage();
 	if ((subs = calloc((size_t)nsubs, sizeof(*subs))) == NULL ||
 	    (cnt = calloc(MAX_MSGS, sizeof(*cnt))) == NULL ||
-	    (maxlat = calloc(MAX_MSGS, sizeof(*maxlat))) == NULL)
+	    (maxlat = calloc(MAX_MSGS, sizeof(*maxlat))) == NULL ||
+	    (maxarr = calloc(MAX_MSGS, sizeof(*maxarr))) == NULL)
 		die("out of memory");
+	rt_off = clock_offset();
 	raise_nofile();
 	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		die("epoll: %s", strerror(errno));
@@ -1020,6 +1079,8 @@ main(int argc, char **argv)
 				    SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1) {
 					setsockopt(fd, IPPROTO_TCP, TCP_NODELAY,
 					    &one, sizeof(one));
+					setsockopt(fd, SOL_SOCKET,
+					    SO_TIMESTAMPNS, &one, sizeof(one));
 					t = conn_new(fd, 1, c->addr);
 					if (mode == M_MUTE) {
 						t->deaf = 1;
