@@ -627,7 +627,7 @@ feed_main(void *arg)
 	PGnotify	*nf;
 	PGresult	*r;
 	struct pollfd	 pfd;
-	int		 i, dead;
+	int		 i, dead, listening = 0;
 
 	while (!atomic_load(&p->quit)) {
 		if (atomic_load(&p->want))
@@ -635,17 +635,24 @@ feed_main(void *arg)
 		if (c == NULL || PQstatus(c) != CONNECTION_OK) {
 			if (c != NULL)
 				PQfinish(c);
-			if ((c = connect_now(p)) == NULL ||
-			    PQstatus(c) != CONNECTION_OK ||
-			    (r = query(c, "LISTEN " PG_CHANNEL, 0, NULL,
-			    &dead)) == NULL) {
-				/* Down: try again in a second, quit-aware. */
-				for (i = 0; i < 10 && !atomic_load(&p->quit);
-				    i++)
-					poll(NULL, 0, 100);
-				continue;
-			}
+			listening = 0;
+			c = connect_now(p);
+		}
+		if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+			/* Down: try again in a second, quit-aware. */
+			for (i = 0; i < 10 && !atomic_load(&p->quit); i++)
+				poll(NULL, 0, 100);
+			continue;
+		}
+		/*
+		 * LISTEN again after a refusal too (a standby: "cannot
+		 * execute LISTEN during recovery"), each round, not only on
+		 * a new connection; meanwhile the catch-up feeds the ring.
+		 */
+		if (!listening && (r = query(c, "LISTEN " PG_CHANNEL, 0, NULL,
+		    &dead)) != NULL) {
 			PQclear(r);
+			listening = 1;
 			log_debug("store: listening for chat on %s", p->desc);
 		}
 		/* A failed read: a fresh connection, and LISTEN again. */
