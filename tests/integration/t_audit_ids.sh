@@ -121,6 +121,36 @@ expect_run "the last: its first total" 0 "^count: total $((base + 15000))$" "" \
     poke 0xdead00 15000 9
 echo "# $(cat "$T/loop")"
 
+# 3b. The daemon dies right after a group's COMMIT, before any reply
+# (bart_fault.so, the 150th): two pipelined clients, 3,000 counts each; the restart
+# answers every resend of what was committed with its first total and
+# counts the rest once.
+base=$(total)
+stop_svc
+LD_PRELOAD=$BIN/bart_fault.so BART_FAULT_DIE_AFTER_COMMIT=150 \
+    ASAN_OPTIONS="$ASAN_OPTIONS:verify_asan_link_order=0" start_svc --udp-cache 0 || exit 1
+python3 "$TOOLS/rpcprobe.py" pipeline 3000 0xd1e1 >"$T/p1" 2>&1 &
+p1=$!; track $p1
+python3 "$TOOLS/rpcprobe.py" pipeline 3000 0xd1e2 >"$T/p2" 2>&1
+wait "$p1"
+gone() { ! kill -0 "$SVC_PID" 2>/dev/null; }
+replies() { grep -o "^reply [0-9]*" "$1" || tail -1 "$1" | cut -c1-60; }
+wait_for 10 gone && ok "died after the 150th commit ($(replies "$T/p1"), $(replies "$T/p2") before)" ||
+    not_ok "died after the 150th commit"
+wait "$SVC_PID" 2>/dev/null
+start_svc --udp-cache 0 || exit 1
+python3 "$TOOLS/rpcprobe.py" pipeline 3000 0xd1e1 >"$T/p1" 2>&1 &
+p1=$!; track $p1
+python3 "$TOOLS/rpcprobe.py" pipeline 3000 0xd1e2 >"$T/p2" 2>&1
+wait "$p1"
+expect_eq "restarted: all 6,000 resent and answered" "reply 3000 reply 3000" \
+    "$(replies "$T/p1") $(replies "$T/p2")"
+expect_eq "... each counted once" $((base + 6000)) "$(total)"
+a=$(poke 0xd1e1 3000 1 | sed 's/^count: total //'); b=$(poke 0xd1e2 3000 1 | sed 's/^count: total //')
+expect_eq "the two last identities: their first totals, one of them the sum" $((base + 6000)) \
+    "$([ "$a" -gt "$b" ] && echo "$a" || echo "$b")"
+expect_eq "... and nothing counted again" $((base + 6000)) "$(total)"
+
 # kf_eq DESC EXPECTED ACTUAL: like expect_eq, but a mismatch is a known
 # defect (reported, not counted); a fixed one shows up as ok.
 kf_eq() {
