@@ -153,6 +153,7 @@ expect_eq "... and nothing counted again" $((base + 6000)) "$(total)"
 
 # kf_eq DESC EXPECTED ACTUAL: like expect_eq, but a mismatch is a known
 # defect (reported, not counted); a fixed one shows up as ok.
+up_or_dead() { rpcinfo -t localhost $PROG 1 || ! kill -0 "$SVC_PID"; }
 kf_eq() {
 	if [ "$2" = "$3" ]; then ok "$1"; else
 		known_fail "$1 (expected '$2', got '$3')"; fi
@@ -223,6 +224,8 @@ POKE_CLIENT=0xb0b "$BIN/bart_poke" countloop localhost 20000 5 >"$T/loop" &
 loop=$!; track $loop
 reached() { [ "$(total)" -ge $((base + 5000)) ] 2>/dev/null; }
 wait_for 20 reached || not_ok "counting under a reader"
+expect_run "sqlite3 VACUUM INTO while counting" 0 "" "" \
+    timeout 20 sqlite3 "$T/state/bart.db" "VACUUM INTO '$T/vac.db'"
 expect_run "sqlite3 .backup while counting" 0 "" "" \
     timeout 20 sqlite3 "$T/state/bart.db" ".backup $T/bk.db"
 wait "$loop"
@@ -238,6 +241,10 @@ w=$(walsz)
 # README: the WAL grows to about 40 MB (checkpoints every 10,000 pages).
 kf_eq "once the reader is gone, bart.db-wal is back under 64 MB ($w bytes)" \
     small "$([ "$w" -le 67108864 ] && echo small || echo large)"
+set -- $(sqlite3 "$T/vac.db" "SELECT value FROM counter; SELECT count(*), coalesce(max(result), 0) FROM reqs WHERE client = 0xb0b" | tr '\n' ' ')
+echo "# VACUUM INTO: counter $1, identities ${2%%|*}, their max result ${2##*|}"
+expect_eq "the VACUUM INTO copy is consistent" "$1 $1" "$((base + ${2%%|*})) ${2##*|}"
+[ "$1" -lt $((base + 20000)) ] && echo "# ... taken mid-burst" || echo "# ... taken after the burst"
 bk=$(sqlite3 "$T/bk.db" "SELECT value FROM counter; SELECT count(*), coalesce(max(result), 0) FROM reqs WHERE client = 0xb0b" | tr '\n' ' ')
 set -- $bk
 echo "# backup: counter $1, identities ${2%%|*}, their max result ${2##*|}"
@@ -320,6 +327,23 @@ n=$(wc -l <"$T/svc.log")
 stop_svc
 umount "$T/state"
 
+# 7b. Only bart.db on a read-only bind mount (the directory writable):
+# bart_svc (this one and the previous) refuses to start; the log says so.
+mount --bind "$T/state/bart.db" "$T/state/bart.db" &&
+    mount -o remount,bind,ro "$T/state/bart.db" || not_ok "read-only bind mount of bart.db"
+: >"$T/svc.log"
+"$BIN/bart_svc" -f -S "$T/state" -p "$T/svc.pid" -s "$T/svc.sock" 2>>"$T/svc.log" &
+SVC_PID=$!; track $SVC_PID
+wait_for 10 up_or_dead
+if kill -0 "$SVC_PID" 2>/dev/null; then
+	ok "bart.db read-only: the daemon starts (reads served: $(total))"; stop_svc
+else
+	wait "$SVC_PID" 2>/dev/null
+	expect_eq "bart.db read-only: refused at start, the log says read-only" 1 \
+	    "$(grep -c 'readonly database' "$T/svc.log")"
+fi
+umount "$T/state/bart.db"
+
 # 8. kill -9 leaves the newest commits in bart.db-wal (up to 40 MB: the
 # checkpoint is every 10,000 pages); the state directory then read-only
 # (a file system remounted read-only after an error): the daemon must
@@ -339,7 +363,6 @@ mount --bind "$T/state" "$T/state" && mount -o remount,bind,ro "$T/state" ||
 : >"$T/svc.log"
 "$BIN/bart_svc" -f -S "$T/state" -p "$T/svc.pid" -s "$T/svc.sock" 2>>"$T/svc.log" &
 SVC_PID=$!; track $SVC_PID
-up_or_dead() { rpcinfo -t localhost $PROG 1 || ! kill -0 "$SVC_PID"; }
 wait_for 10 up_or_dead
 if kill -0 "$SVC_PID" 2>/dev/null; then
 	ok "read-only after kill -9: the daemon starts"
