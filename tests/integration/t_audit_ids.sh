@@ -373,6 +373,10 @@ else
 	known_fail "read-only after kill -9: the daemon does not start ($(grep -v 'registration\|connections:\|chat\|serving\|registered' "$T/svc.log" | tail -2 | tr '\n' ' '))"
 fi
 stop_svc
+# What a fix can use: SQLite opened read-only without immutable=1 reads
+# the WAL (it exists after kill -9), so it sees the acknowledged total.
+expect_eq "sqlite3 read-only (mode=ro, not immutable) sees the acknowledged total" \
+    $((base + 12)) "$(sqlite3 "file:$T/state/bart.db?mode=ro" "SELECT value FROM counter")"
 umount "$T/state"
 
 # 9. A downgrade: the previous bart_svc (5cbd970) claims an identity with
