@@ -55,7 +55,7 @@ static const char *const stmt_sql[ST_MAX] = {
 	[ST_RELEASE] = "RELEASE call",
 	[ST_UNDO] = "ROLLBACK TO call",
 	[ST_COUNT_SET] = "UPDATE counter SET value = ?1 WHERE id = 0",
-	[ST_REQ_PUT] = "INSERT INTO reqs (n, client, seq, kind, result, time) "
+	[ST_REQ_PUT] = "INSERT INTO reqs (n, client, seq, kind, answer, time) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_MSG_PUT] = "INSERT INTO msgs (seq, time, name, host, text) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -67,7 +67,7 @@ static const char *const stmt_sql[ST_MAX] = {
 
 #define REQS_TABLE \
     "reqs (n INTEGER PRIMARY KEY, client INTEGER NOT NULL," \
-    " seq INTEGER NOT NULL, kind INTEGER NOT NULL, result INTEGER NOT NULL," \
+    " seq INTEGER NOT NULL, kind INTEGER NOT NULL, answer INTEGER NOT NULL," \
     " time INTEGER NOT NULL)"
 
 static const char schema[] =
@@ -92,13 +92,26 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS " REQS_TABLE ";"
     "DROP INDEX IF EXISTS reqs_time;";
 
-/* An older database's reqs (keyed by the identity), rewritten in time order. */
+#define STR_(x)		#x
+#define STR(x)		STR_(x)
+
+/*
+ * An older database's reqs (keyed by the identity), rewritten in time
+ * order: only what is still remembered (the newest STORE_REQS_MAX, of
+ * the last STORE_REQS_SECS), so that the rewrite needs little room.
+ * The answer column was "result": an older bart_svc cannot prepare its
+ * statements on this table and refuses to start, instead of claiming
+ * identities with INSERT OR IGNORE on a table that has no key to
+ * ignore them by (every resend would count again).
+ */
 static const char migrate_sql[] =
     "BEGIN IMMEDIATE;"
     "ALTER TABLE reqs RENAME TO reqs_v1;"
     "CREATE TABLE " REQS_TABLE ";"
-    "INSERT INTO reqs (client, seq, kind, result, time) "
-    "  SELECT client, seq, kind, result, time FROM reqs_v1 ORDER BY time;"
+    "INSERT INTO reqs (client, seq, kind, answer, time) "
+    "  SELECT * FROM (SELECT client, seq, kind, result, time FROM reqs_v1"
+    "    WHERE time >= strftime('%s', 'now') - " STR(STORE_REQS_SECS)
+    "    ORDER BY time DESC LIMIT " STR(STORE_REQS_MAX) ") ORDER BY time;"
     "DROP TABLE reqs_v1;"
     "COMMIT;";
 
@@ -176,35 +189,53 @@ open_rw(struct store *s, const char *path, enum store_sync sync)
 	 * p99 0.4-2 ms instead of 1.5-5.  A commit is as durable as
 	 * before; only the WAL file grows larger.
 	 */
+	/*
+	 * A reader that holds a snapshot (a backup) keeps the checkpoint
+	 * from reaching the WAL's end, and the WAL grows meanwhile; once it
+	 * is reset, SQLite truncates it back to this size (64 MB).
+	 */
 	if (exec_sql(s->db, "PRAGMA journal_mode=WAL") == -1 ||
 	    exec_sql(s->db, sync == STORE_SYNC_FULL ?
 	    "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL") == -1 ||
 	    exec_sql(s->db, "PRAGMA wal_autocheckpoint=10000") == -1 ||
+	    exec_sql(s->db, "PRAGMA journal_size_limit=67108864") == -1 ||
 	    exec_sql(s->db, schema) == -1)
 		return -1;
 	if (query_int(s->db, "SELECT count(*) FROM pragma_table_info('reqs') "
 	    "WHERE name = 'n'") == 0) {
 		log_info("%s: rewriting the request identities in claim order "
 		    "(once, for this version)", path);
-		if (exec_sql(s->db, migrate_sql) == -1) {
-			exec_sql(s->db, "ROLLBACK");
-			return -1;
+		if (sqlite3_exec(s->db, migrate_sql, NULL, NULL, NULL) !=
+		    SQLITE_OK) {
+			log_warnx("%s: cannot rewrite the request identities "
+			    "for this version: %s; nothing was changed (the "
+			    "older table is as it was): make room in the state "
+			    "directory and start again", path,
+			    sqlite3_errmsg(s->db));
+			if (!sqlite3_get_autocommit(s->db))
+				exec_sql(s->db, "ROLLBACK");
+			return -2;
 		}
 	}
 	return 0;
 }
 
 /*
- * A state directory on a read-only file system: SQLite cannot make the
- * WAL's shared-memory file there, so open the database as immutable
- * (nobody can change it under us).  Reads work; writes get
- * SQLITE_READONLY, which every caller reports as BART_ESTORE.
+ * A state directory on a read-only file system (say, remounted so after
+ * an error).  Reads work; writes get SQLITE_READONLY, which every caller
+ * reports as BART_ESTORE.  First read-only with the WAL: after a kill -9
+ * the newest commits may be only there (a checkpoint comes every 10,000
+ * pages), and what a client was told must still be served.  SQLite can
+ * do that when the WAL's shared-memory file exists; when it cannot,
+ * immutable (no WAL: a clean stop checkpointed and removed it).
  */
 static int
 open_ro(struct store *s, const char *path)
 {
+	static const char *const how[] = { "?mode=ro", "?immutable=1" };
 	char		 uri[PATH_MAX * 3 + 32], *u = uri;
 	const char	*p;
+	size_t		 i;
 
 	u += sprintf(u, "file:");
 	for (p = path; *p != '\0'; p++) {
@@ -213,14 +244,21 @@ open_ro(struct store *s, const char *path)
 		else
 			*u++ = *p;
 	}
-	strcpy(u, "?immutable=1");
-	if (sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY |
-	    SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		log_warnx("sqlite open %s read-only: %s", path,
-		    s->db ? sqlite3_errmsg(s->db) : "out of memory");
-		return -1;
+	for (i = 0; i < sizeof(how) / sizeof(how[0]); i++) {
+		strcpy(u, how[i]);
+		if (sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY |
+		    SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK &&
+		    sqlite3_exec(s->db, "SELECT count(*) FROM sqlite_master",
+		    NULL, NULL, NULL) == SQLITE_OK)
+			return 0;
+		if (i + 1 == sizeof(how) / sizeof(how[0]))
+			break;
+		sqlite3_close(s->db);
+		s->db = NULL;
 	}
-	return 0;
+	log_warnx("sqlite open %s read-only: %s", path,
+	    s->db ? sqlite3_errmsg(s->db) : "out of memory");
+	return -1;
 }
 
 /*
@@ -237,7 +275,7 @@ load_ids(struct store *s)
 
 	if ((s->ids = reqidx_new()) == NULL)
 		return -1;
-	if (sqlite3_prepare_v2(s->db, "SELECT n, client, seq, kind, result, "
+	if (sqlite3_prepare_v2(s->db, "SELECT n, client, seq, kind, answer, "
 	    "time FROM reqs ORDER BY n", -1, &st, NULL) != SQLITE_OK &&
 	    sqlite3_prepare_v2(s->db, "SELECT 0, client, seq, kind, result, "
 	    "time FROM reqs ORDER BY time", -1, &st, NULL) != SQLITE_OK) {
@@ -313,7 +351,7 @@ store_open(const char *dir, enum store_sync sync)
 	struct statvfs	 vfs;
 	struct store	*s;
 	char		 path[PATH_MAX];
-	int		 i;
+	int		 i, rc;
 
 	sqlite_setup();
 	if ((s = calloc(1, sizeof(*s))) == NULL)
@@ -324,7 +362,9 @@ store_open(const char *dir, enum store_sync sync)
 		goto fail;
 	}
 	snprintf(s->dir, sizeof(s->dir), "%s", dir);
-	if (open_rw(s, path, sync) == -1) {
+	if ((rc = open_rw(s, path, sync)) == -2)
+		goto fail;		/* the rewrite failed: said why */
+	if (rc == -1) {
 		sqlite3_close(s->db);
 		s->db = NULL;
 		if (statvfs(dir, &vfs) == -1 || !(vfs.f_flag & ST_RDONLY) ||

@@ -15,6 +15,10 @@
 
 struct store;
 
+/* Request identities are remembered this long, and at most this many. */
+#define STORE_REQS_SECS	600
+#define STORE_REQS_MAX	100000
+
 enum store_sync {
 	STORE_SYNC_NORMAL,	/* survives a daemon crash (WAL) */
 	STORE_SYNC_FULL		/* also survives power loss (fsync) */

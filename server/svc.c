@@ -27,8 +27,6 @@
 #define LOOP_TICK_MS		500
 #define REREG_EVERY_US		2000000		/* rpcbind restart check */
 #define PRUNE_EVERY_US		60000000
-#define REQ_REMEMBER_SECS	600		/* request identities ... */
-#define REQ_REMEMBER_MAX	100000		/* ... at most this many */
 /*
  * UDP duplicate-request cache (drc.c): the replies to the last
  * DRC_ENTRIES state-changing calls.  An entry takes 72 bytes, 8 of hash
@@ -94,9 +92,9 @@ housekeeping(struct env *e, uint64_t now, uint64_t *rereg, uint64_t *prune)
 	 * memory too, and a burst must not hold a minute of them (at 40,000
 	 * counts a second, 2.4 million); the age once a minute.
 	 */
-	store_reqs_trim(e->store, REQ_REMEMBER_MAX);
+	store_reqs_trim(e->store, STORE_REQS_MAX);
 	if (now >= *prune) {
-		store_prune(e->store, (int64_t)time(NULL) - REQ_REMEMBER_SECS);
+		store_prune(e->store, (int64_t)time(NULL) - STORE_REQS_SECS);
 		*prune = now + PRUNE_EVERY_US;
 	}
 }

@@ -239,21 +239,21 @@ echo "# bart.db-wal after 20,000 counts under the reader: $(walsz) bytes"
 POKE_CLIENT=0xb0c "$BIN/bart_poke" countloop localhost 200 5 >/dev/null
 w=$(walsz)
 # README: the WAL grows to about 40 MB (checkpoints every 10,000 pages).
-kf_eq "once the reader is gone, bart.db-wal is back under 64 MB ($w bytes)" \
+expect_eq "once the reader is gone, bart.db-wal is back under 64 MB ($w bytes)" \
     small "$([ "$w" -le 67108864 ] && echo small || echo large)"
-set -- $(sqlite3 "$T/vac.db" "SELECT value FROM counter; SELECT count(*), coalesce(max(result), 0) FROM reqs WHERE client = 0xb0b" | tr '\n' ' ')
+set -- $(sqlite3 "$T/vac.db" "SELECT value FROM counter; SELECT count(*), coalesce(max(answer), 0) FROM reqs WHERE client = 0xb0b" | tr '\n' ' ')
 echo "# VACUUM INTO: counter $1, identities ${2%%|*}, their max result ${2##*|}"
 expect_eq "the VACUUM INTO copy is consistent" "$1 $1" "$((base + ${2%%|*})) ${2##*|}"
 [ "$1" -lt $((base + 20000)) ] && echo "# ... taken mid-burst" || echo "# ... taken after the burst"
-bk=$(sqlite3 "$T/bk.db" "SELECT value FROM counter; SELECT count(*), coalesce(max(result), 0) FROM reqs WHERE client = 0xb0b" | tr '\n' ' ')
+bk=$(sqlite3 "$T/bk.db" "SELECT value FROM counter; SELECT count(*), coalesce(max(answer), 0) FROM reqs WHERE client = 0xb0b" | tr '\n' ' ')
 set -- $bk
 echo "# backup: counter $1, identities ${2%%|*}, their max result ${2##*|}"
 expect_eq "the backup is consistent" "$1 $1" "$((base + ${2%%|*})) ${2##*|}"
 # sqlite3_backup restarts whenever another process commits between its
 # steps: with a large WAL (the reader above) each step is slow, and the
-# backup ends only when the counting pauses (a busy daemon: never).
-kf_eq "the backup completes while the counting goes on (a snapshot mid-burst)" \
-    mid "$([ "$1" -lt $((base + 20000)) ] && echo mid || echo "after the burst")"
+# backup may end only when the counting pauses.  README recommends
+# VACUUM INTO for a busy daemon; this is a note, not a check.
+echo "# .backup's snapshot: $([ "$1" -lt $((base + 20000)) ] && echo "mid-burst" || echo "after the burst")"
 stop_svc
 mv "$T/state" "$T/state.live"; mkdir -m 0700 "$T/state"; cp "$T/bk.db" "$T/state/bart.db"
 start_svc || exit 1
@@ -306,7 +306,7 @@ sqlite3 "$T/state/bart.db" "ALTER TABLE reqs RENAME TO r2; CREATE TABLE reqs (
     result INTEGER NOT NULL, time INTEGER NOT NULL,
     PRIMARY KEY (client, seq, kind)) WITHOUT ROWID;
     CREATE INDEX reqs_time ON reqs (time);
-    INSERT INTO reqs SELECT client, seq, kind, result, time FROM r2; DROP TABLE r2;" ||
+    INSERT INTO reqs SELECT client, seq, kind, answer, time FROM r2; DROP TABLE r2;" ||
     not_ok "making an older database"
 mount --bind "$T/state" "$T/state" && mount -o remount,bind,ro "$T/state" ||
     not_ok "read-only bind mount"
@@ -366,11 +366,11 @@ SVC_PID=$!; track $SVC_PID
 wait_for 10 up_or_dead
 if kill -0 "$SVC_PID" 2>/dev/null; then
 	ok "read-only after kill -9: the daemon starts"
-	kf_eq "... and serves the acknowledged total" $((base + 12)) "$(total)"
-	kf_eq "... the acknowledged identity answers its first result" \
+	expect_eq "... and serves the acknowledged total" $((base + 12)) "$(total)"
+	expect_eq "... the acknowledged identity answers its first result" \
 	    "count: total $((base + 12))" "$(poke 0x5a 2 7 2>&1)"
 else
-	known_fail "read-only after kill -9: the daemon does not start ($(grep -v 'registration\|connections:\|chat\|serving\|registered' "$T/svc.log" | tail -2 | tr '\n' ' '))"
+	not_ok "read-only after kill -9: the daemon does not start ($(grep -v 'registration\|connections:\|chat\|serving\|registered' "$T/svc.log" | tail -2 | tr '\n' ' '))"
 fi
 stop_svc
 # What a fix can use: SQLite opened read-only without immutable=1 reads
@@ -382,28 +382,42 @@ umount "$T/state"
 # 9. A downgrade: the previous bart_svc (5cbd970) claims an identity with
 # "INSERT OR IGNORE INTO reqs (client, seq, kind, result, time)" and
 # counts only if a row went in (sqlite3_changes), relying on the key
-# (client, seq, kind).  The rewritten table has no such key: an older
-# daemon on it counts every resend again.  BART_OLD_BIN=DIR runs that
-# daemon for real; without it, its statement runs through sqlite3.
+# (client, seq, kind), which the rewritten table does not have: on it an
+# older daemon would count every resend again.  The table's answer
+# column is named otherwise, so an older daemon cannot prepare its
+# statements and refuses to start (README: going back to an older
+# version).  BART_OLD_BIN=DIR runs that daemon for real; without it, its
+# statements are prepared through sqlite3.
 start_svc --udp-cache 0 || exit 1
 base=$(total)
 expect_run "an identity claimed by this bart_svc" 0 "^count: total $((base + 5))$" "" \
     poke 0x0dd 1 5
 stop_svc
 if [ -n "${BART_OLD_BIN:-}" ]; then
+	: >"$T/svc.log"
 	"$BART_OLD_BIN/bart_svc" -f -S "$T/state" -p "$T/svc.pid" -s "$T/svc.sock" 2>>"$T/svc.log" &
 	SVC_PID=$!; track $SVC_PID
-	wait_for 10 rpcinfo -t localhost $PROG 1 || not_ok "the older bart_svc starts"
-	kf_eq "downgraded: the identity answers its first result" \
-	    "count: total $((base + 5))" "$(poke 0x0dd 1 5)"
-	poke 0x0de 1 5 >/dev/null
-	kf_eq "downgraded: a resend of its own new identity, counted once" \
-	    "count: total $(($(total)))" "$(poke 0x0de 1 5)"
-	stop_svc
+	wait_for 10 up_or_dead
+	if kill -0 "$SVC_PID" 2>/dev/null; then
+		not_ok "downgraded: the older bart_svc refuses this database (it started)"
+		stop_svc
+	else
+		wait "$SVC_PID" 2>/dev/null
+		expect_eq "downgraded: the older bart_svc refuses this database" 1 \
+		    "$(grep -c 'no such column: result' "$T/svc.log")"
+	fi
 else
-	ch=$(sqlite3 "$T/state/bart.db" "INSERT OR IGNORE INTO reqs (client, seq, kind, result, time) VALUES (0x0dd, 1, 0, 424242, 0); SELECT changes(); DELETE FROM reqs WHERE result = 424242;")
-	kf_eq "an older bart_svc's claim of a claimed identity is ignored (rows added)" 0 "$ch"
+	expect_run "an older bart_svc's claim cannot be prepared on this table" 1 "" \
+	    "no column named result" sqlite3 "$T/state/bart.db" \
+	    "INSERT OR IGNORE INTO reqs (client, seq, kind, result, time) VALUES (0x0dd, 1, 0, 424242, 0)"
+	expect_run "... nor its look-up" 1 "" "no such column: result" \
+	    sqlite3 "$T/state/bart.db" \
+	    "SELECT result FROM reqs WHERE client = 1 AND seq = 1 AND kind = 0"
 fi
+start_svc --udp-cache 0 || exit 1
+expect_run "this bart_svc again: the identity answers its first result" 0 \
+    "^count: total $((base + 5))$" "" poke 0x0dd 1 5
+stop_svc
 
 # 10. The one-time rewrite on a nearly full disk (the state directory a
 # 12 MB tmpfs, 600 kB left, 100,000 old identities): the previous
@@ -433,8 +447,11 @@ if kill -0 "$SVC_PID" 2>/dev/null; then
 	expect_eq "... and serves reads" 101000 "$(total)"
 	stop_svc
 else
+	# It needs room for the one-time rewrite: it must say so in words.
 	wait "$SVC_PID" 2>/dev/null
-	known_fail "an upgrade on a nearly full disk: the daemon does not start (the previous one does): $(grep -o 'cannot rollback.*\|disk is full\|cannot open store.*' "$T/svc.log" | tr '\n' ';')"
+	expect_eq "an upgrade on a nearly full disk: refused at start, saying why (full; nothing changed; make room)" 1 \
+	    "$(grep -c 'cannot rewrite the request identities for this version: .*full.*nothing was changed.*make room' "$T/svc.log")"
+	expect_eq "... without a misleading rollback error" 0 "$(grep -c 'cannot rollback' "$T/svc.log")"
 fi
 expect_eq "the old table intact, the counter too" "100000 0 101000" \
     "$(sqlite3 "$T/state/bart.db" "SELECT count(*) FROM reqs; SELECT count(*) FROM pragma_table_info('reqs') WHERE name = 'n'; SELECT value FROM counter" | tr '\n' ' ' | sed 's/ $//')"
